@@ -1,0 +1,116 @@
+"""Run a config over several seeds and summarise test metrics (mean, std).
+
+Each seed is one ``tools/train.py`` run followed by ``tools/test.py`` on the
+best checkpoint by validation loss (the paper's model selection), both in
+subprocesses exactly as a user would call them.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOLS = osp.join(REPO_ROOT, 'tools')
+
+
+def find_best_checkpoint(work_dir: str, key: str = 'CE') -> str:
+    """The checkpoint mmengine's CheckpointHook kept as best by ``key``."""
+    found = sorted(glob.glob(osp.join(work_dir, f'best_{key}_*.pth')),
+                   key=osp.getmtime)
+    if not found:
+        raise FileNotFoundError(
+            f'No best_{key}_*.pth in {work_dir}: did training finish and '
+            f'does the config save the best checkpoint by "{key}"?')
+    return found[-1]
+
+
+def _run(cmd: List[str], log_file: str, quiet: bool) -> None:
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [REPO_ROOT] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+    with open(log_file, 'a') as log:
+        log.write('$ ' + ' '.join(cmd) + '\n')
+        log.flush()
+        proc = subprocess.run(
+            cmd, env=env, stdout=log if quiet else None,
+            stderr=subprocess.STDOUT if quiet else None)
+    if proc.returncode != 0:
+        raise RuntimeError(f'Command failed ({proc.returncode}): '
+                           f'{" ".join(cmd)}; see {log_file}')
+
+
+def run_seeds(config: str,
+              seeds: Sequence[int],
+              work_root: str,
+              cfg_options: Optional[Sequence[str]] = None,
+              best_key: str = 'CE',
+              quiet: bool = True,
+              python: str = sys.executable) -> List[Dict[str, float]]:
+    """Train and test ``config`` once per seed; return the test metrics.
+
+    Args:
+        config (str): Config path.
+        seeds (Sequence[int]): Run seeds (each selects its split group).
+        work_root (str): ``work_root/seed_{s}`` is each run's work dir.
+        cfg_options (Sequence[str], optional): ``key=value`` overrides passed
+            to both tools.
+        best_key (str): Which best checkpoint to test. Defaults to 'CE'
+            (validation loss).
+        quiet (bool): Send the tools' output to ``work_root/log.txt``.
+    """
+    os.makedirs(work_root, exist_ok=True)
+    log_file = osp.join(work_root, 'log.txt')
+    extra = ['--cfg-options', *cfg_options] if cfg_options else []
+    results = []
+    for seed in seeds:
+        work_dir = osp.join(work_root, f'seed_{seed}')
+        _run([python, osp.join(TOOLS, 'train.py'), config, '--work-dir',
+              work_dir, '--seed', str(seed), *extra], log_file, quiet)
+        ckpt = find_best_checkpoint(work_dir, best_key)
+        out = osp.join(work_dir, 'test_metrics.json')
+        _run([python, osp.join(TOOLS, 'test.py'), config, ckpt, '--work-dir',
+              osp.join(work_dir, 'test'), '--seed', str(seed), '--out', out,
+              *extra], log_file, quiet)
+        with open(out) as f:
+            metrics = json.load(f)
+        metrics['seed'] = seed
+        results.append(metrics)
+    return results
+
+
+def summarize(results: Sequence[Dict[str, float]],
+              keys: Sequence[str] = ('OA', 'AA')) -> Dict[str, tuple]:
+    """``{key: (mean, std, n)}`` with the sample std (ddof=1; 0 for n=1)."""
+    out = {}
+    for key in keys:
+        vals = np.array([r[key] for r in results if key in r], dtype=float)
+        std = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        out[key] = (float(vals.mean()), std, len(vals))
+    return out
+
+
+def format_table(rows: Dict[str, Dict[str, tuple]],
+                 keys: Sequence[str] = ('OA', 'AA')) -> str:
+    """A Markdown table: one row per model, ``mean ± std`` per metric."""
+    head = '| model | ' + ' | '.join(keys) + ' | seeds |'
+    sep = '|' + '---|' * (len(keys) + 2)
+    lines = [head, sep]
+    for name, summary in rows.items():
+        cells = [f'{summary[k][0]:.4f} ± {summary[k][1]:.4f}' for k in keys]
+        n = max(summary[k][2] for k in keys)
+        lines.append(f'| {name} | ' + ' | '.join(cells) + f' | {n} |')
+    return '\n'.join(lines)
+
+
+def parse_seeds(text: str) -> List[int]:
+    """'0-4' -> [0..4]; '0,2,3' -> [0, 2, 3]."""
+    m = re.fullmatch(r'(\d+)-(\d+)', text)
+    if m:
+        return list(range(int(m.group(1)), int(m.group(2)) + 1))
+    return [int(s) for s in text.split(',') if s]

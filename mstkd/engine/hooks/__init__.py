@@ -1,0 +1,3 @@
+from .stage_checkpoint_hook import StageCheckpointHook
+
+__all__ = ['StageCheckpointHook']

@@ -1,0 +1,3 @@
+from .mst_distill_loop import MSTDistillLoop
+
+__all__ = ['MSTDistillLoop']

@@ -1,0 +1,3 @@
+from .mst_constructor import MSTOptimWrapperConstructor
+
+__all__ = ['MSTOptimWrapperConstructor']

@@ -1,0 +1,4 @@
+from .classifiers import *  # noqa: F401,F403
+from .distill import *  # noqa: F401,F403
+from .members import *  # noqa: F401,F403
+from .wrappers import DeviceAgnosticDDP  # noqa: F401

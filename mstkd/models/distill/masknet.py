@@ -1,0 +1,131 @@
+"""MaskNet: the soft feature mask of specialized teacher adaptation (Eq. 6)."""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from mstkd.registry import MODELS
+
+
+def default_hidden_dim(in_channels: int, num_heads: int) -> int:
+    """``in_channels // 2`` rounded down to a multiple of ``num_heads``.
+
+    Args:
+        in_channels (int): Feature dimension ``d_m``.
+        num_heads (int): Number of attention heads.
+
+    Returns:
+        int: Hidden width ``d_h`` (at least ``num_heads``).
+    """
+    return max(num_heads, (in_channels // 2) // num_heads * num_heads)
+
+
+@MODELS.register_module()
+class MaskNet(nn.Module):
+    """Soft-mask reconstruction of a teacher feature (Eq. 6).
+
+    ``Z* = sigmoid(Linear(MHSA(Projector(Z)))) * Z``: the projector turns the
+    ``d_m``-dimensional feature into ``d_m`` tokens of width ``d_h``, a
+    multi-head self-attention block mixes the tokens, a linear layer maps each
+    token to one logit and the sigmoid of it is the mask of that channel.
+
+    Feature maps ``(B, C, *spatial)`` are first averaged over their spatial
+    dimensions; the ``(B, C)`` mask is then broadcast back over them, so a
+    ``(B, 120, 1, 1)`` map behaves as a 120-d vector.
+
+    Projectors:
+
+    - ``'full'`` (paper, default): ``Linear(d_m, d_m * d_h)`` then a reshape.
+      It holds ``d_m * d_m * d_h`` weights (+ ``d_m * d_h`` biases): 106 M at
+      ``d_m = 596, d_h = 298``, 536 M at ``d_m = 1024, d_h = 512``.
+    - ``'light'`` (mstkd option): token ``i`` is ``x_i * a_i + b_i`` with
+      learnable ``a, b`` of shape ``(d_m, d_h)``, i.e. the block-diagonal
+      restriction of the full projector (each token only sees its own
+      channel before attention), ``2 * d_m * d_h`` weights. The rest of the
+      module is identical; channels still interact through the attention.
+
+    Args:
+        in_channels (int): Feature dimension ``d_m`` (channels of a map).
+        hidden_dim (int, optional): Token width ``d_h``. Defaults to
+            ``in_channels // 2`` rounded down to a multiple of ``num_heads``.
+        num_heads (int): Attention heads (the paper uses 3). Defaults to 3.
+        projector (str): ``'full'`` or ``'light'``. Defaults to ``'full'``.
+        dropout (float): Attention dropout. Defaults to 0.0.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 hidden_dim: Optional[int] = None,
+                 num_heads: int = 3,
+                 projector: str = 'full',
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        if hidden_dim is None:
+            hidden_dim = default_hidden_dim(in_channels, num_heads)
+        if hidden_dim % num_heads != 0:
+            raise ValueError(f'hidden_dim ({hidden_dim}) must be divisible '
+                             f'by num_heads ({num_heads})')
+        if projector not in ('full', 'light'):
+            raise ValueError(
+                f"projector must be 'full' or 'light', got {projector!r}")
+        self.in_channels = in_channels
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.projector_type = projector
+
+        if projector == 'full':
+            self.projector = nn.Linear(in_channels, in_channels * hidden_dim)
+        else:
+            # Same per-entry init range as a Linear with fan_in = 1 for the
+            # scales, and as the full projector's bias for the offsets.
+            bound = in_channels**-0.5
+            self.proj_scale = nn.Parameter(
+                torch.empty(in_channels, hidden_dim).uniform_(-1, 1))
+            self.proj_bias = nn.Parameter(
+                torch.empty(in_channels, hidden_dim).uniform_(-bound, bound))
+        self.attn = nn.MultiheadAttention(
+            hidden_dim, num_heads, dropout=dropout, batch_first=True)
+        self.fc = nn.Linear(hidden_dim, 1)
+
+    def _project(self, z: Tensor) -> Tensor:
+        """(B, d_m) -> (B, d_m, d_h) tokens."""
+        if self.projector_type == 'full':
+            return self.projector(z).view(-1, self.in_channels,
+                                          self.hidden_dim)
+        return z.unsqueeze(-1) * self.proj_scale + self.proj_bias
+
+    def mask(self, x: Tensor) -> Tensor:
+        """Compute the soft mask of Eq. 6 without applying it.
+
+        Args:
+            x (Tensor): Feature ``(B, d_m)`` or map ``(B, d_m, *spatial)``.
+
+        Returns:
+            Tensor: Mask in ``(0, 1)`` of shape ``(B, d_m)``.
+        """
+        if x.dim() < 2 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'MaskNet expects (B, {self.in_channels}, *spatial) inputs, '
+                f'got shape {tuple(x.shape)}')
+        z = x.flatten(2).mean(-1) if x.dim() > 2 else x
+        tokens = self._project(z)
+        tokens, _ = self.attn(tokens, tokens, tokens, need_weights=False)
+        return torch.sigmoid(self.fc(tokens).squeeze(-1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Mask the feature (Eq. 6).
+
+        Args:
+            x (Tensor): Feature ``(B, d_m)`` or map ``(B, d_m, *spatial)``.
+
+        Returns:
+            Tensor: ``mask * x``, same shape as ``x``.
+        """
+        m = self.mask(x)
+        return x * m.view(*m.shape, *([1] * (x.dim() - 2)))
+
+    def extra_repr(self) -> str:
+        return (f'in_channels={self.in_channels}, hidden_dim={self.hidden_dim}'
+                f', num_heads={self.num_heads}, '
+                f'projector={self.projector_type!r}')

@@ -1,0 +1,82 @@
+# Evaluate a checkpoint: python tools/test.py CONFIG CHECKPOINT [--out m.json]
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+from mstkd.registry import RUNNERS
+from mstkd.utils import register_all_modules
+from mstkd.utils.errors import UserInputError
+from mstkd.utils.run_config import load_run_config, set_local_rank_env
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Evaluate a checkpoint with mstkd (OA/AA/F1/kappa; '
+        'segmentation: mIoU/OA/AA)')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation log')
+    parser.add_argument(
+        '--out', help='write the metrics to this JSON file')
+    parser.add_argument(
+        '--seed', type=int, default=None,
+        help='run seed: split group of the test set (use the training one)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    set_local_rank_env(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+    register_all_modules(init_default_scope=False)
+    if not osp.isfile(args.checkpoint):
+        raise UserInputError(f'Checkpoint not found: {args.checkpoint}')
+    work_dir = args.work_dir
+    if work_dir is None:
+        work_dir = osp.join('./work_dirs', 'test',
+                            osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args.config, args.cfg_options, work_dir,
+                          args.launcher, args.seed)
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    metrics = runner.test()
+
+    if runner.rank == 0:
+        width = max(len(k) for k in metrics)
+        print('\n'.join(f'{k:<{width}}  {v:.4f}' if isinstance(v, float)
+                        else f'{k:<{width}}  {v}'
+                        for k, v in metrics.items()))
+        if args.out:
+            os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+            with open(args.out, 'w') as f:
+                json.dump(metrics, f, indent=2)
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except UserInputError as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,94 @@
+# Train a model: python tools/train.py CONFIG [--work-dir W] [--resume [CKPT]]
+import argparse
+import logging
+import sys
+
+from mmengine.config import DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from mstkd.registry import RUNNERS
+from mstkd.utils import register_all_modules
+from mstkd.utils.errors import UserInputError
+from mstkd.utils.run_config import load_run_config, set_local_rank_env
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a model with mstkd')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or, with no value, from the '
+        'latest checkpoint in the work dir')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=None,
+        help='run seed: random seed and split group of the datasets')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs, e.g. '
+        'train_cfg.max_epochs=5 "model.k=2"')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    set_local_rank_env(args.local_rank)
+    return args
+
+
+def main():
+    args = parse_args()
+    register_all_modules(init_default_scope=False)
+    cfg = load_run_config(args.config, args.cfg_options, args.work_dir,
+                          args.launcher, args.seed)
+
+    if args.amp:
+        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+            print_log('AMP training is already enabled in your config.',
+                      logger='current', level=logging.WARNING)
+        elif 'type' in cfg.optim_wrapper and \
+                cfg.optim_wrapper.type == 'OptimWrapper':
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+        else:
+            # Multi-stage configs hold one wrapper per stage.
+            for wrapper in cfg.optim_wrapper.values():
+                if isinstance(wrapper, dict) and \
+                        wrapper.get('type') == 'OptimWrapper':
+                    wrapper.type = 'AmpOptimWrapper'
+                    wrapper.loss_scale = 'dynamic'
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except UserInputError as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)
