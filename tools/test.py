@@ -16,8 +16,8 @@ from mstkd.utils.run_config import load_run_config, set_local_rank_env
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description='Evaluate a checkpoint with mstkd (OA/AA/F1/kappa; '
-        'segmentation: mIoU/OA/AA)')
+        description='Evaluate a checkpoint with mstkd and print the metrics '
+        'of the config\'s test evaluator (classification: OA/AA/F1/kappa)')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(

@@ -66,7 +66,9 @@ def _use_cpu_distributed(cfg: Config, launcher: str) -> None:
     wrapper = cfg.get('model_wrapper_cfg') or {}
     if wrapper.get('type', 'MMDistributedDataParallel') == \
             'MMDistributedDataParallel':
-        cfg.model_wrapper_cfg = dict(wrapper, type='DeviceAgnosticDDP')
+        # mmengine's Runner looks wrappers up in the root registry without
+        # switching scope: the scope must be part of the name.
+        cfg.model_wrapper_cfg = dict(wrapper, type='mstkd.DeviceAgnosticDDP')
     if launcher == 'pytorch':
         import torch.distributed as dist
         if not dist.is_initialized():

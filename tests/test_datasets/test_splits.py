@@ -51,3 +51,13 @@ def test_csv_roundtrip_and_errors(tmp_path):
         read_permutation_csv(path, 5, 50)
     with pytest.raises(ValueError, match='group_0 .. group_19'):
         get_permutation(50, 20)
+
+
+def test_make_splits_tool(tmp_path):
+    from tests.helpers import run_tool
+    out = str(tmp_path / 'metadata' / 'X_indices.csv')
+    res = run_tool(['tools/dataset_converters/make_splits.py', '30', out])
+    assert res.returncode == 0, res.stderr
+    for group in (0, 19):
+        np.testing.assert_array_equal(read_permutation_csv(out, group, 30),
+                                      make_permutations(30, 20)[group])

@@ -1,5 +1,11 @@
-# Run a config for several seeds and write a table of test OA/AA mean ± std:
-#   python tools/analysis_tools/run_seeds.py CONFIG --seeds 0-4 --work-dir W
+"""Run a config for several seeds and write a table of test OA/AA mean ± std.
+
+    python tools/analysis_tools/run_seeds.py CONFIG --seeds 0-4 --work-dir W
+
+Each seed is a tools/train.py run (seed s = split group s) followed by
+tools/test.py on the best checkpoint by validation loss; W gets results.md
+and results.json.
+"""
 import argparse
 import json
 import os.path as osp

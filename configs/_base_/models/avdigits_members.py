@@ -1,8 +1,8 @@
 # The AV-MNIST members of the paper's Table 5, scaled for AV-Digits on a CPU:
 # same layer structure (LeNet5; 3-layer 2-D CNN; LeNet5 trunk (+) 5-layer 2-D
 # CNN trunk -> fc1 -> fc2) with half the audio channels and a stride-2 audio
-# stem. The full-size AV-MNIST members are in configs/_base_/models/ of the
-# benchmark datasets.
+# stem. The paper's full-size AV-MNIST members are CNN2d(channels=(32, 64,
+# 128)) and the five-layer trunk (32, 64, 128, 256, 512) with fc1 = 298.
 num_classes = 10
 image_member = dict(type='LeNet5', modality='image', num_classes=num_classes)
 audio_member = dict(

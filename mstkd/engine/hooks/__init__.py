@@ -1,3 +1,4 @@
+from .mst_state_hook import MSTStateHook
 from .stage_checkpoint_hook import StageCheckpointHook
 
-__all__ = ['StageCheckpointHook']
+__all__ = ['MSTStateHook', 'StageCheckpointHook']

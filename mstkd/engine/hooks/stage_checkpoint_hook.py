@@ -1,3 +1,4 @@
+"""A CheckpointHook aware of MST-Distill's stages."""
 from typing import Sequence
 
 from mmengine.hooks import CheckpointHook

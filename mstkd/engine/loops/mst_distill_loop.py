@@ -10,6 +10,7 @@ from mmengine.runner import EpochBasedTrainLoop
 
 from mstkd.models.distill.mask_hooks import unwrap_model
 from mstkd.registry import LOOPS
+from ..hooks import MSTStateHook
 
 STAGE_NAMES = dict(s1='S1 collaborative initialization',
                    s2='S2 specialized teacher adaptation',
@@ -55,6 +56,8 @@ class MSTDistillLoop(EpochBasedTrainLoop):
                          max_epochs=sum(self.stage_epochs.values()),
                          val_begin=val_begin, val_interval=val_interval)
         self.stage: Optional[str] = None
+        if not any(isinstance(h, MSTStateHook) for h in runner.hooks):
+            runner.register_hook(MSTStateHook())
         model = self.model
         if model.use_masknets and self.stage_epochs['s3'] + \
                 self.stage_epochs['s2'] > 0 and not model.masknets_built:

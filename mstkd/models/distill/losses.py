@@ -243,7 +243,7 @@ def mean_teacher_loss(student_logits: Tensor,
                       temperature: float = 1.0,
                       scale_by_t2: bool = True,
                       **kl_kwargs) -> Tensor:
-    """Average KD over all teachers, no routing (Table 3, setting (a)).
+    """Average KD over all teachers, no routing (Table 3: the settings without S3 routing).
 
     ``(1/N) sum_j KL(Q_j || P_student)`` with detached teachers.
 
@@ -496,7 +496,7 @@ class SpecializedTeacherLoss(nn.Module):
 @MODELS.register_module()
 class DKDLoss(nn.Module):
     """Module form of :func:`dkd_loss` (Eq. 14); ``topk_idx=None`` gives
-    :func:`mean_teacher_loss` (Table 3, setting (a)).
+    :func:`mean_teacher_loss` (Table 3: the settings without S3 routing).
 
     Args:
         temperature (float): Defaults to 1.0.

@@ -86,7 +86,8 @@ class MSTDistill(BaseModel):
         use_masknets (bool): False skips S2: the teachers are used as they
             are (one specialized teacher per base teacher). Defaults to True.
         routing (str): 'topk' (Eq. 13-14) or 'mean' (average KL over all
-            teachers, no GateNet: Table 3 setting (a)).
+            teachers, no GateNet: the settings of Table 3 without S3, i.e.
+            (a) when S1 and S2 are skipped too and (e) when they are not).
         masknet (dict): MaskNet options (``hidden_dim``, ``num_heads``,
             ``projector``: 'full' (paper) or 'light').
         gate (dict): GateNet config; ``in_channels`` and ``num_teachers`` are
@@ -325,9 +326,11 @@ class MSTDistill(BaseModel):
             for path, nets in per_layer.items()
         ]
         try:
-            batch = next(iter(inputs.values())).shape[0]
-            repeated = {k: v.repeat(num, *([1] * (v.dim() - 1)))
-                        for k, v in inputs.items()}
+            # Repeat only the modalities this teacher reads.
+            used = getattr(model, 'modalities', None) or tuple(inputs)
+            batch = inputs[used[0]].shape[0]
+            repeated = {k: inputs[k].repeat(num, *([1] * (inputs[k].dim() - 1)))
+                        for k in used}
             out = model(repeated)
         finally:
             for handle in handles:
@@ -422,12 +425,16 @@ class MSTDistill(BaseModel):
 
     @torch.no_grad()
     def _update_routing_stats(self, probs, topk_idx) -> None:
+        """Accumulate on the device of ``probs`` (no host sync per step)."""
         if probs is None:
             return
         stats = self.routing_stats
-        stats['prob_sum'] += probs.detach().sum(0).cpu()
+        for key, value in stats.items():
+            if value.device != probs.device:
+                stats[key] = value.to(probs.device)
+        stats['prob_sum'] += probs.detach().sum(0)
         stats['topk_count'] += torch.bincount(
-            topk_idx.flatten().cpu(), minlength=self.num_teachers).float()
+            topk_idx.flatten(), minlength=self.num_teachers).float()
         stats['samples'] += probs.shape[0]
 
     def pop_routing_stats(self) -> Dict[str, torch.Tensor]:
@@ -451,11 +458,15 @@ class MSTDistill(BaseModel):
     @torch.no_grad()
     def _track_masknet_val(self, inputs, student) -> None:
         teachers = self.specialized_teacher_logits(inputs)
+        val = self.masknet_val
+        for key, value in val.items():
+            if value.device != student.device:
+                val[key] = value.to(student.device)
         for j in range(self.num_teachers):
             kl = kl_divergence(student, teachers[j], reduction='none',
                                **self._kl_kwargs())
-            self.masknet_val['kl_sum'][j] += kl.sum().cpu()
-        self.masknet_val['samples'] += student.shape[0]
+            val['kl_sum'][j] += kl.sum()
+        val['samples'] += student.shape[0]
 
     def update_best_masknets(self, mean_kl: Sequence[float]) -> List[str]:
         """Keep a copy of every MaskNet whose validation KL improved."""
@@ -473,14 +484,16 @@ class MSTDistill(BaseModel):
         for key, state in self._best_masknets.items():
             self.masknets[key].load_state_dict(state)
 
-    def get_extra_state(self) -> dict:
-        return dict(stage=self.stage, stage_epoch=self.stage_epoch,
-                    best_masknets=self._best_masknets,
+    def mst_state(self) -> dict:
+        """Training state that is not a parameter: the best state of every
+        MaskNet and its validation KL. :class:`MSTStateHook` stores it in
+        checkpoints (``checkpoint['mst_state']``)."""
+        return dict(best_masknets=self._best_masknets,
                     best_masknet_kl=self._best_masknet_kl)
 
-    def set_extra_state(self, state: dict) -> None:
-        self._best_masknets = state.get('best_masknets', {})
-        self._best_masknet_kl = state.get('best_masknet_kl', {})
+    def load_mst_state(self, state: dict) -> None:
+        self._best_masknets = dict(state.get('best_masknets', {}))
+        self._best_masknet_kl = dict(state.get('best_masknet_kl', {}))
 
     # ------------------------------------------------------------------
     # mmengine API

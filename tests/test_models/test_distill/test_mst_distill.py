@@ -340,7 +340,7 @@ def test_teacher_cache_gives_identical_training():
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
 
 
-def test_best_masknets_and_extra_state_roundtrip():
+def test_best_masknets_and_mst_state_roundtrip():
     model = build()
     key = model.specialized[0].key
     before = copy.deepcopy(model.masknets[key].state_dict())
@@ -353,6 +353,7 @@ def test_best_masknets_and_extra_state_roundtrip():
     state = model.state_dict()
     fresh = build()
     fresh.load_state_dict(state)
+    fresh.load_mst_state(model.mst_state())
     fresh.load_best_masknets()
     for name, value in fresh.masknets[key].state_dict().items():
         torch.testing.assert_close(value, before[name])

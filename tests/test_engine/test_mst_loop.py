@@ -1,0 +1,167 @@
+"""MSTDistillLoop: three stages through the Runner, stage checkpoints,
+routing statistics, and resuming a crashed run in the right stage."""
+import glob
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from mstkd.utils import register_all_modules
+from tests.helpers import data_options, run_tool
+
+MST_CFG = 'configs/mst/mst_avdigits_image.py'
+
+
+def _ok(result):
+    assert result.returncode == 0, (result.stdout[-3000:] +
+                                    result.stderr[-3000:])
+    return result.stdout + result.stderr
+
+
+def _scalars(work_dir):
+    files = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    assert files, f'no scalars.json under {work_dir}'
+    rows = []
+    for path in files:
+        rows += [json.loads(line) for line in open(path)]
+    return rows
+
+
+def test_three_stages_through_tools(tiny_avdigits, tmp_path):
+    work = str(tmp_path / 'mst')
+    opts = data_options(tiny_avdigits) + [
+        'train_cfg.s1_epochs=1', 'train_cfg.s2_epochs=1',
+        'train_cfg.s3_epochs=2', 'model.masknet.projector=light']
+    log = _ok(run_tool(['tools/train.py', MST_CFG, '--work-dir', work,
+                        '--cfg-options', *opts]))
+    for stage in ('s1', 's2', 's3'):
+        assert osp.isfile(osp.join(work, f'{stage}_end.pth'))
+        assert f'Entering {stage.upper()}' in log
+    assert 'MaskNet validation KL' in log and 'Routing (epoch 3)' in log
+    best = glob.glob(osp.join(work, 'best_CE_epoch_*.pth'))
+    # the best student is chosen in S3 only (epochs 3-4)
+    assert len(best) == 1 and int(best[0][-5]) in (3, 4)
+
+    rows = _scalars(work)
+    routing = [r for r in rows if 'routing/prob/mm:fusion.concat' in r]
+    assert [r['step'] for r in routing] == [3, 4]
+    for r in routing:  # the mean routing probabilities sum to 1
+        total = sum(v for k, v in r.items() if k.startswith('routing/prob/'))
+        assert total == pytest.approx(1.0, abs=1e-5)
+        assert sum(v for k, v in r.items()
+                   if k.startswith('routing/topk/')) == pytest.approx(1.0)
+    assert any('val/masknet_kl/audio:conv2' in r for r in rows)
+
+    stage_ckpt = torch.load(osp.join(work, 's2_end.pth'), map_location='cpu')
+    assert stage_ckpt['meta']['epoch'] == 2
+    assert stage_ckpt['meta']['stage'] == 's2'
+    assert set(stage_ckpt['optimizer']) >= {'s1.state', 's2.state',
+                                            's3.state'} or \
+        len(stage_ckpt['optimizer']) >= 3
+
+    out = str(tmp_path / 'm.json')
+    _ok(run_tool(['tools/test.py', MST_CFG, best[0], '--out', out,
+                  '--work-dir', str(tmp_path / 't'), '--cfg-options',
+                  *opts]))
+    assert 0.0 <= json.load(open(out))['OA'] <= 1.0
+
+
+class CrashAt(Hook):
+    """Simulates a kill right after the checkpoint of epoch ``epoch``."""
+    priority = 'LOWEST'  # after CheckpointHook has written the file
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def after_train_epoch(self, runner):
+        if runner.epoch + 1 == self.epoch:
+            raise KeyboardInterrupt(f'killed after epoch {self.epoch}')
+
+
+class StageRecorder(Hook):
+
+    def __init__(self):
+        self.entered = []
+
+    def before_train_stage(self, runner, stage):
+        self.entered.append((stage, runner.epoch))
+
+
+def _runner(tiny_avdigits, work_dir, name, resume=False):
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(MST_CFG)
+    cfg.merge_from_dict(
+        dict(kv.split('=', 1) for kv in data_options(tiny_avdigits)))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].dataset.n_mels = 64
+        cfg[loader].dataset.n_frames = 64
+        cfg[loader].batch_size = 32
+    cfg.train_cfg.update(s1_epochs=1, s2_epochs=2, s3_epochs=2)
+    cfg.model.masknet.projector = 'light'
+    cfg.work_dir = work_dir
+    cfg.experiment_name = name
+    cfg.resume = resume
+    cfg.default_hooks.logger.interval = 100
+    return Runner.from_cfg(cfg)
+
+
+@pytest.mark.parametrize('crash_epoch,stage', [(2, 's2'), (4, 's3')])
+def test_resume_after_a_kill_lands_in_stage_and_epoch(
+        tiny_avdigits, tmp_path, crash_epoch, stage):
+    work = str(tmp_path / 'work')
+    runner = _runner(tiny_avdigits, work, f'crash{crash_epoch}')
+    runner.register_hook(CrashAt(crash_epoch))
+    with pytest.raises(KeyboardInterrupt):
+        runner.train()
+    saved = torch.load(osp.join(work, f'epoch_{crash_epoch}.pth'),
+                       map_location='cpu')
+    assert saved['meta']['epoch'] == crash_epoch
+
+    recorder = StageRecorder()
+    resumed = _runner(tiny_avdigits, work, f'resume{crash_epoch}',
+                      resume=True)
+    resumed.register_hook(recorder)
+    resumed.train()
+    # continues in the stage of the next epoch, at that epoch
+    assert recorder.entered[0] == (stage, crash_epoch)
+    assert [s for s, _ in recorder.entered] == \
+        ['s2', 's3'][['s2', 's3'].index(stage):]
+    assert resumed.train_loop.epoch == 5
+    for name in ('s2_end.pth', 's3_end.pth'):
+        assert osp.isfile(osp.join(work, name))
+    # the MaskNets' best validation states survived the kill
+    model = resumed.model
+    assert set(model._best_masknets) == {s.key for s in model.specialized}
+    extra = saved['mst_state']
+    if stage == 's3':
+        # kept through the kill: S2's best MaskNets, used by S3
+        assert set(extra['best_masknets']) == set(model._best_masknets)
+        for key, state in extra['best_masknets'].items():
+            for name, value in state.items():
+                torch.testing.assert_close(
+                    model.masknets[key].state_dict()[name], value)
+    else:
+        # killed before S2's first validation: nothing to keep yet
+        assert extra['best_masknets'] == {}
+
+
+def test_optimizers_per_stage_are_disjoint(tiny_avdigits, tmp_path):
+    runner = _runner(tiny_avdigits, str(tmp_path), 'optim')
+    # Runner.train() builds the loop (which builds the MaskNets) first.
+    runner._train_loop = runner.build_train_loop(runner._train_loop)
+    optim = runner.build_optim_wrapper(runner.optim_wrapper)
+    model = runner.model
+    params = {k: {id(p) for g in w.optimizer.param_groups
+                   for p in g['params']} for k, w in optim.items()}
+    assert set(params) == {'s1', 's2', 's3'}
+    student = {id(p) for p in model.members['image'].parameters()}
+    gate = {id(p) for p in model.gate.parameters()}
+    masks = {id(p) for p in model.masknets.parameters()}
+    members = {id(p) for p in model.members.parameters()}
+    assert params['s1'] == members
+    assert params['s2'] == masks
+    assert params['s3'] == student | gate
