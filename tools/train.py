@@ -57,6 +57,12 @@ def main():
                           args.launcher, args.seed)
 
     if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise UserInputError(
+                '--amp needs a CUDA device (mmengine\'s AmpOptimWrapper '
+                'refuses to run without one) and this machine has none; '
+                'drop --amp to train in float32.')
         if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
             print_log('AMP training is already enabled in your config.',
                       logger='current', level=logging.WARNING)

@@ -1,7 +1,7 @@
 # Plain supervised audio-only model on AV-Digits (the "w/o KD" baseline).
 _base_ = [
     '../_base_/models/avdigits_members.py', '../_base_/datasets/avdigits.py',
-    '../_base_/schedules/adam_e20.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/adam_avdigits.py', '../_base_/default_runtime.py'
 ]
 model = dict(type='MemberClassifier', member={{_base_.audio_member}})
 train_dataloader = dict(dataset=dict(modalities=('audio', )))

@@ -30,8 +30,11 @@ def find_best_checkpoint(work_dir: str, key: str = 'CE') -> str:
     return found[-1]
 
 
-def _run(cmd: List[str], log_file: str, quiet: bool) -> None:
+def _run(cmd: List[str], log_file: str, quiet: bool,
+         threads: Optional[int] = None) -> None:
     env = dict(os.environ)
+    if threads:
+        env['OMP_NUM_THREADS'] = env['MKL_NUM_THREADS'] = str(threads)
     env['PYTHONPATH'] = os.pathsep.join(
         [REPO_ROOT] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
     with open(log_file, 'a') as log:
@@ -51,7 +54,8 @@ def run_seeds(config: str,
               cfg_options: Optional[Sequence[str]] = None,
               best_key: str = 'CE',
               quiet: bool = True,
-              python: str = sys.executable) -> List[Dict[str, float]]:
+              python: str = sys.executable,
+              threads: Optional[int] = None) -> List[Dict[str, float]]:
     """Train and test ``config`` once per seed; return the test metrics.
 
     Args:
@@ -59,24 +63,30 @@ def run_seeds(config: str,
         seeds (Sequence[int]): Run seeds (each selects its split group).
         work_root (str): ``work_root/seed_{s}`` is each run's work dir.
         cfg_options (Sequence[str], optional): ``key=value`` overrides passed
-            to both tools.
+            to both tools; ``{seed}`` in them is replaced by the run seed
+            (e.g. ``load_from=W/seed_{seed}/s1_end.pth``).
         best_key (str): Which best checkpoint to test. Defaults to 'CE'
             (validation loss).
-        quiet (bool): Send the tools' output to ``work_root/log.txt``.
+        quiet (bool): Send the tools' output to ``work_root/log.txt``
+            (``log_seed_{s}.txt`` per seed).
+        threads (int, optional): CPU threads of each run (OMP_NUM_THREADS).
     """
     os.makedirs(work_root, exist_ok=True)
-    log_file = osp.join(work_root, 'log.txt')
-    extra = ['--cfg-options', *cfg_options] if cfg_options else []
     results = []
     for seed in seeds:
+        log_file = osp.join(work_root, f'log_seed_{seed}.txt')
+        extra = ['--cfg-options'] + [
+            o.replace('{seed}', str(seed)) for o in cfg_options
+        ] if cfg_options else []
         work_dir = osp.join(work_root, f'seed_{seed}')
         _run([python, osp.join(TOOLS, 'train.py'), config, '--work-dir',
-              work_dir, '--seed', str(seed), *extra], log_file, quiet)
+              work_dir, '--seed', str(seed), *extra], log_file, quiet,
+             threads)
         ckpt = find_best_checkpoint(work_dir, best_key)
         out = osp.join(work_dir, 'test_metrics.json')
         _run([python, osp.join(TOOLS, 'test.py'), config, ckpt, '--work-dir',
               osp.join(work_dir, 'test'), '--seed', str(seed), '--out', out,
-              *extra], log_file, quiet)
+              *extra], log_file, quiet, threads)
         with open(out) as f:
             metrics = json.load(f)
         metrics['seed'] = seed

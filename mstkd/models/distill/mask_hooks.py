@@ -283,13 +283,17 @@ def masked(model: nn.Module,
 
 @contextmanager
 def chunked_masked(model: nn.Module,
-                   masknets: MaskNetSpec) -> Iterator[List[RemovableHandle]]:
+                   masknets: MaskNetSpec,
+                   stacked: bool = False) -> Iterator[List[RemovableHandle]]:
     """Install :class:`ChunkedMaskHook` s: MaskNet ``j`` masks chunk ``j``.
 
     Args:
         model (nn.Module): The base teacher.
         masknets (Iterable[tuple[str, nn.Module]]): The ``K`` (path, MaskNet)
             pairs, one per specialized teacher; paths may repeat.
+        stacked (bool): Chunk ``j`` is masked by MaskNets ``0..j`` (in
+            order) instead of ``j`` alone: the public release's stage 3,
+            which leaves earlier hooks registered. Defaults to False.
 
     Yields:
         list[RemovableHandle]: One handle per distinct layer; all are
@@ -299,7 +303,10 @@ def chunked_masked(model: nn.Module,
     modules = validate_layer_paths(model, [p for p, _ in pairs])
     per_layer: Dict[str, Dict[int, nn.Module]] = defaultdict(dict)
     for j, (path, masknet) in enumerate(pairs):
-        per_layer[path][j] = masknet
+        for chunk in (range(j, len(pairs)) if stacked else [j]):
+            nets = per_layer[path]
+            nets[chunk] = nn.Sequential(nets[chunk], masknet) \
+                if chunk in nets else masknet
     handles: List[RemovableHandle] = []
     try:
         for path, chunk_nets in per_layer.items():
@@ -329,7 +336,8 @@ def _batch_size(inputs: Inputs) -> int:
 
 def batched_specialized_forward(teacher: nn.Module,
                                 masknets: Sequence[Tuple[str, nn.Module]],
-                                inputs: Inputs) -> Tensor:
+                                inputs: Inputs,
+                                stacked: bool = False) -> Tensor:
     """Run ``K`` specialized teachers of one base teacher in one forward.
 
     Equivalent to ``K`` forwards of ``teacher``, the ``j``-th with only
@@ -344,6 +352,7 @@ def batched_specialized_forward(teacher: nn.Module,
         inputs (Tensor | Mapping[str, Tensor] | Sequence[Tensor]): One batch
             of ``B`` samples: ``teacher(x)``, ``teacher(**inputs)`` or
             ``teacher(*inputs)`` respectively.
+        stacked (bool): See :func:`chunked_masked`. Defaults to False.
 
     Returns:
         Tensor: Logits ``(K, B, ...)``; entry ``j`` is specialized teacher
@@ -353,7 +362,7 @@ def batched_specialized_forward(teacher: nn.Module,
     if num == 0:
         raise ValueError('batched_specialized_forward needs >= 1 MaskNet')
     batch = _batch_size(inputs)
-    with chunked_masked(teacher, masknets):
+    with chunked_masked(teacher, masknets, stacked):
         out = _call(teacher, _repeat(inputs, num))
     out = _check_tensor(out, teacher)
     return out.view(num, batch, *out.shape[1:])

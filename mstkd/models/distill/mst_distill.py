@@ -30,7 +30,7 @@ from ..classifiers.member_classifier import pack_predictions
 from .losses import (collaborative_loss, kl_divergence, load_balance_loss,
                      mean_teacher_loss, dkd_loss, specialized_teacher_loss,
                      step_decay)
-from .mask_hooks import (ChunkedMaskHook, infer_feature_shapes,
+from .mask_hooks import (batched_specialized_forward, infer_feature_shapes,
                          validate_layer_paths)
 
 STAGES = ('s1', 's2', 's3')
@@ -306,36 +306,18 @@ class MSTDistill(BaseModel):
         each layer masks its own chunk (chunk j = specialized teacher j)."""
         specs = [s for s in self.specialized if s.teacher == teacher]
         model = self.members[teacher]
+        # Repeat only the modalities this teacher reads.
+        used = getattr(model, 'modalities', None) or tuple(inputs)
+        inputs = {k: inputs[k] for k in used}
         if not self.use_masknets:
             return model(inputs).unsqueeze(0)
-        num = len(specs)
-        per_layer: Dict[str, Dict[int, nn.Module]] = {}
-        for j, spec in enumerate(specs):
-            # Paper: teacher j uses MaskNet j alone. Release (stage 3): the
-            # earlier hooks stay registered, so teacher j runs masks 1..j.
-            chunks = range(j, num) if (self.compat['stacked_masks']
-                                       and self.stage == 's3') else [j]
-            for chunk in chunks:
-                nets = per_layer.setdefault(spec.path, {})
-                net = self.masknets[spec.key]
-                nets[chunk] = nn.Sequential(nets[chunk], net) \
-                    if chunk in nets else net
-        modules = validate_layer_paths(model, list(per_layer))
-        handles = [
-            modules[path].register_forward_hook(ChunkedMaskHook(num, nets))
-            for path, nets in per_layer.items()
-        ]
-        try:
-            # Repeat only the modalities this teacher reads.
-            used = getattr(model, 'modalities', None) or tuple(inputs)
-            batch = inputs[used[0]].shape[0]
-            repeated = {k: inputs[k].repeat(num, *([1] * (inputs[k].dim() - 1)))
-                        for k in used}
-            out = model(repeated)
-        finally:
-            for handle in handles:
-                handle.remove()
-        return out.view(num, batch, *out.shape[1:])
+        # Paper: teacher j uses MaskNet j alone. Release (stage 3): the
+        # earlier hooks stay registered, so teacher j runs masks 1..j.
+        stacked = self.compat['stacked_masks'] and self.stage == 's3'
+        pairs = [(s.path, self.masknets[s.key]) for s in specs]
+        # a 1-tuple: members take the inputs dict as one argument
+        return batched_specialized_forward(model, pairs, (inputs, ),
+                                           stacked=stacked)
 
     def specialized_teacher_logits(
             self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:

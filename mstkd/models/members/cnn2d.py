@@ -29,6 +29,11 @@ class CNN2d(UnimodalMember):
         stem_stride (int): Stride of ``conv1``. The paper's nets use 1; the
             AV-Digits configs use 2 to fit a laptop CPU (4x fewer
             operations; every later feature map is halved). Defaults to 1.
+        pool_size (int): The last feature map is average-pooled to
+            ``pool_size x pool_size`` and flattened before ``fc``. 1 is
+            global average pooling; a small grid (AV-Digits: 4) keeps where
+            in time and frequency a pattern occurs, which spoken digits need
+            when the receptive field is short. Defaults to 1.
     """
 
     def __init__(self,
@@ -38,7 +43,8 @@ class CNN2d(UnimodalMember):
                  modality: str = 'audio',
                  with_head: bool = True,
                  pool_last: bool = False,
-                 stem_stride: int = 1):
+                 stem_stride: int = 1,
+                 pool_size: int = 1):
         super().__init__(modality, num_classes, with_head)
         self.num_layers = len(channels)
         self.pool_last = pool_last
@@ -47,9 +53,10 @@ class CNN2d(UnimodalMember):
             stride = stem_stride if i == 1 else 1
             self.add_module(f'conv{i}',
                             nn.Conv2d(cin, cout, 3, stride, padding=1))
-        self.out_channels = channels[-1]
+        self.pool_size = pool_size
+        self.out_channels = channels[-1] * pool_size**2
         if with_head:
-            self.fc = nn.Linear(channels[-1], num_classes)
+            self.fc = nn.Linear(self.out_channels, num_classes)
 
     def forward(self, inputs: Inputs) -> torch.Tensor:
         x = self.pick(inputs)
@@ -57,5 +64,5 @@ class CNN2d(UnimodalMember):
             x = F.relu(getattr(self, f'conv{i}')(x))
             if i < self.num_layers or self.pool_last:
                 x = F.max_pool2d(x, 2)
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        x = torch.flatten(F.adaptive_avg_pool2d(x, self.pool_size), 1)
         return self.fc(x) if self.with_head else x

@@ -1,0 +1,3 @@
+# Table 3 without S1: members trained independently (CE only, no alignment).
+_base_ = ['../mst_avdigits_image.py']
+model = dict(collaborative='independent')
