@@ -1,7 +1,12 @@
 import pytest
 import torch
 
+from mstkd.utils.compat import setup_safe_checkpoint_loading
 from tests.helpers import make_tiny_avdigits
+
+# Tests torch.load mmengine checkpoints directly: allowlist their types now
+# (mstkd otherwise does it when mmengine.runner.checkpoint is imported).
+setup_safe_checkpoint_loading()
 
 
 @pytest.fixture(scope='session')

@@ -11,7 +11,8 @@ from mmengine.runner import Runner
 from mstkd.registry import RUNNERS
 from mstkd.utils import register_all_modules
 from mstkd.utils.errors import UserInputError
-from mstkd.utils.run_config import load_run_config, set_local_rank_env
+from mstkd.utils.run_config import (finalize_distributed, load_run_config,
+                                    set_local_rank_env)
 
 
 def parse_args():
@@ -72,6 +73,7 @@ def main():
             os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
             with open(args.out, 'w') as f:
                 json.dump(metrics, f, indent=2)
+    finalize_distributed()
 
 
 if __name__ == '__main__':

@@ -10,7 +10,8 @@ from mmengine.runner import Runner
 from mstkd.registry import RUNNERS
 from mstkd.utils import register_all_modules
 from mstkd.utils.errors import UserInputError
-from mstkd.utils.run_config import load_run_config, set_local_rank_env
+from mstkd.utils.run_config import (finalize_distributed, load_run_config,
+                                    set_local_rank_env)
 
 
 def parse_args():
@@ -90,6 +91,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    finalize_distributed()
 
 
 if __name__ == '__main__':

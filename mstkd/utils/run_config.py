@@ -79,3 +79,17 @@ def set_local_rank_env(local_rank: int) -> None:
     """torch.distributed.launch passes --local-rank; torchrun sets the env."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(local_rank)
+
+
+def finalize_distributed() -> None:
+    """Wait for every rank, then tear the process group down.
+
+    Without this a rank that finishes first exits while its gloo threads are
+    alive and the others still work (rank 0 writing the last checkpoint),
+    and the C++ runtime aborts it ("terminate called without an active
+    exception"), failing the whole torchrun job.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
