@@ -109,6 +109,20 @@ def test_dist_train_two_processes_on_cpu(tiny_avdigits, tmp_path):
     # 120 training samples, 2 processes x batch 32 -> 2 iterations
     assert ckpt['meta']['iter'] == 2
 
+    # dist_test.sh: the metrics of 2 processes equal those of one
+    outs = [str(tmp_path / 'dist.json'), str(tmp_path / 'single.json')]
+    _ok(run_tool(
+        ['bash', 'tools/dist_test.sh', IMAGE_CFG,
+         osp.join(work, 'epoch_1.pth'), '2', '--out', outs[0],
+         '--work-dir', str(tmp_path / 'dt'), '--cfg-options',
+         *data_options(tiny_avdigits)],
+        env=dict(PYTHON=sys.executable, PORT=_free_port())))
+    _ok(run_tool(['tools/test.py', IMAGE_CFG, osp.join(work, 'epoch_1.pth'),
+                  '--out', outs[1], '--work-dir', str(tmp_path / 'st'),
+                  '--cfg-options', *data_options(tiny_avdigits)]))
+    dist, single = (json.load(open(o)) for o in outs)
+    assert dist == pytest.approx(single, abs=1e-6)
+
 
 def test_dist_train_mst_three_stages_on_cpu(tiny_avdigits, tmp_path):
     import sys

@@ -5,7 +5,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mstkd.registry import MODELS
-from .base import Inputs
 
 
 class Concat(nn.Module):
