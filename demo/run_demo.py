@@ -44,6 +44,12 @@ REUSE_S1 = {
 }
 
 
+def s1_source(config, jobs):
+    """The config whose S1 ``config`` reuses, if that job runs too."""
+    source = REUSE_S1.get(config, (None, ))[0]
+    return source if any(c == source for _, c in jobs) else None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seeds', default='0,1',
@@ -59,10 +65,8 @@ def main():
           '112x112 log-mel, 10 digits; 3000/1000/1000 train/val/test).')
     print(f'Runs, for seeds {seeds}:')
     for label, config in jobs:
-        note = ''
-        if config in REUSE_S1 and any(c == REUSE_S1[config][0]
-                                      for _, c in jobs):
-            note = f' (S1 reused from {osp.basename(REUSE_S1[config][0])})'
+        source = s1_source(config, jobs)
+        note = f' (S1 reused from {osp.basename(source)})' if source else ''
         print(f'  - {label.strip():28s} {config}{note}')
     print('Each run: tools/train.py, then tools/test.py on the best '
           'checkpoint by validation loss. Logs: ' + args.out, flush=True)
@@ -81,11 +85,10 @@ def main():
         for label, config in jobs:
             name = osp.splitext(osp.basename(config))[0]
             options = None
-            if config in REUSE_S1 and any(c == REUSE_S1[config][0]
-                                          for _, c in jobs):
-                source, options = REUSE_S1[config]
+            source = s1_source(config, jobs)
+            if source:
                 source = osp.splitext(osp.basename(source))[0]
-                options = options + [
+                options = REUSE_S1[config][1] + [
                     f'load_from={osp.join(args.out, source)}/seed_{{seed}}/'
                     's1_end.pth'
                 ]

@@ -243,7 +243,8 @@ def mean_teacher_loss(student_logits: Tensor,
                       temperature: float = 1.0,
                       scale_by_t2: bool = True,
                       **kl_kwargs) -> Tensor:
-    """Average KD over all teachers, no routing (Table 3: the settings without S3 routing).
+    """Average KD over all teachers, no routing (Table 3: the settings
+    without S3 routing).
 
     ``(1/N) sum_j KL(Q_j || P_student)`` with detached teachers.
 

@@ -51,6 +51,16 @@ def parse_reference_compat(value: Union[bool, dict, None]) -> Dict[str, bool]:
     return {k: bool(value) for k in COMPAT_ITEMS}
 
 
+def _on_device(sums: Dict[str, torch.Tensor],
+               device: torch.device) -> Dict[str, torch.Tensor]:
+    """Move accumulators (in place in ``sums``) to ``device`` once, so
+    per-step updates stay on the device without a host sync."""
+    for key, value in sums.items():
+        if value.device != device:
+            sums[key] = value.to(device)
+    return sums
+
+
 class SpecializedTeacher:
     """Bookkeeping of one specialized teacher: base teacher + layer path."""
 
@@ -410,10 +420,7 @@ class MSTDistill(BaseModel):
         """Accumulate on the device of ``probs`` (no host sync per step)."""
         if probs is None:
             return
-        stats = self.routing_stats
-        for key, value in stats.items():
-            if value.device != probs.device:
-                stats[key] = value.to(probs.device)
+        stats = _on_device(self.routing_stats, probs.device)
         stats['prob_sum'] += probs.detach().sum(0)
         stats['topk_count'] += torch.bincount(
             topk_idx.flatten(), minlength=self.num_teachers).float()
@@ -440,10 +447,7 @@ class MSTDistill(BaseModel):
     @torch.no_grad()
     def _track_masknet_val(self, inputs, student) -> None:
         teachers = self.specialized_teacher_logits(inputs)
-        val = self.masknet_val
-        for key, value in val.items():
-            if value.device != student.device:
-                val[key] = value.to(student.device)
+        val = _on_device(self.masknet_val, student.device)
         for j in range(self.num_teachers):
             kl = kl_divergence(student, teachers[j], reduction='none',
                                **self._kl_kwargs())
