@@ -18,13 +18,18 @@ from mstkd.utils.run_config import (finalize_distributed, load_run_config,
 def parse_args():
     parser = argparse.ArgumentParser(
         description='Evaluate a checkpoint with mstkd and print the metrics '
-        'of the config\'s test evaluator (classification: OA/AA/F1/kappa)')
+        'of the config\'s test evaluator (classification: OA/AA/F1/kappa; '
+        'segmentation: mIoU/OA/AA and per-class IoU)')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--work-dir', help='the dir to save the evaluation log')
     parser.add_argument(
         '--out', help='write the metrics to this JSON file')
+    parser.add_argument(
+        '--show-dir',
+        help='segmentation: write every test image with its colourised '
+        'ground truth and prediction to this directory')
     parser.add_argument(
         '--seed', type=int, default=None,
         help='run seed: split group of the test set (use the training one)')
@@ -44,6 +49,19 @@ def parse_args():
     return args
 
 
+def enable_show_dir(cfg, show_dir: str) -> None:
+    """Turn on the config's segmentation visualisation hook for every test
+    image; the visualizer saves under ``show_dir`` (as mmseg's test.py)."""
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise UserInputError(
+            '--show-dir needs a visualization hook in default_hooks (the '
+            'segmentation configs, e.g. configs/mst/mst_nyu_rgb.py, have '
+            "one: dict(type='mmseg.SegVisualizationHook')).")
+    hook.update(draw=True, interval=1)
+    cfg.visualizer['save_dir'] = osp.abspath(show_dir)
+
+
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
@@ -57,12 +75,18 @@ def main():
                           args.launcher, args.seed)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if args.show_dir:
+        enable_show_dir(cfg, args.show_dir)
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
     metrics = runner.test()
+    if args.show_dir and runner.rank == 0:
+        print(f'predictions drawn under {osp.abspath(args.show_dir)}'
+              '/vis_data/vis_image (image + ground truth | image + '
+              'prediction)')
 
     if runner.rank == 0:
         width = max(len(k) for k in metrics)
@@ -72,7 +96,7 @@ def main():
         if args.out:
             os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
             with open(args.out, 'w') as f:
-                json.dump(metrics, f, indent=2)
+                json.dump(metrics, f, indent=2, default=float)
     finalize_distributed()
 
 

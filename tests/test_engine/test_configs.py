@@ -11,10 +11,14 @@ from mstkd.registry import MODELS
 from mstkd.utils import register_all_modules
 from tests.helpers import REPO
 
+# The AV-Digits configs (the other benchmarks' configs are built with inputs
+# of their own shapes in tests/test_tools/test_benchmark_configs.py and
+# tests/test_tools/test_nyu_pipeline.py).
 CONFIGS = sorted(
     osp.relpath(p, REPO)
     for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
-                       recursive=True) if '_base_' not in p)
+                       recursive=True)
+    if '_base_' not in p and 'avdigits' in osp.basename(p))
 
 
 @pytest.mark.parametrize('config', CONFIGS)

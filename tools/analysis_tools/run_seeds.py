@@ -2,16 +2,23 @@
 
     python tools/analysis_tools/run_seeds.py CONFIG --seeds 0-4 --work-dir W
 
-Each seed is a tools/train.py run (seed s = split group s) followed by
+Each seed is a training run (seed s = split group s) followed by
 tools/test.py on the best checkpoint by validation loss; W gets results.md
-and results.json.
+and results.json. Training is tools/train.py by default; distributed:
+
+    ... --launcher pytorch --gpus 4             (tools/dist_train.sh)
+    ... --launcher slurm --gpus 8 --partition P  (tools/slurm_train.sh)
+
+Testing always runs in one process.
 """
 import argparse
 import json
 import os.path as osp
+import sys
 
 from mstkd.apis import format_table, run_seeds, summarize
 from mstkd.apis.seeds import parse_seeds
+from mstkd.utils.errors import UserInputError
 
 
 def parse_args():
@@ -28,6 +35,18 @@ def parse_args():
                         help='key=value overrides for train and test')
     parser.add_argument('--verbose', action='store_true',
                         help='show the tools output instead of logging it')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
+                        default='none',
+                        help='how each seed trains: one process (default), '
+                        'torchrun via tools/dist_train.sh, or srun via '
+                        'tools/slurm_train.sh')
+    parser.add_argument('--gpus', type=int, default=1,
+                        help='processes (GPUs) of a distributed training')
+    parser.add_argument('--partition', default=None,
+                        help='SLURM partition (--launcher slurm)')
+    parser.add_argument('--job-name', default=None,
+                        help='SLURM job name; {seed} is replaced by the '
+                        'seed (default: <config>_seed<seed>)')
     return parser.parse_args()
 
 
@@ -36,7 +55,9 @@ def main():
     keys = args.metrics.split(',')
     results = run_seeds(args.config, parse_seeds(args.seeds), args.work_dir,
                         args.cfg_options, args.best_key,
-                        quiet=not args.verbose)
+                        quiet=not args.verbose, launcher=args.launcher,
+                        gpus=args.gpus, partition=args.partition,
+                        job_name=args.job_name)
     name = osp.splitext(osp.basename(args.config))[0]
     summary = summarize(results, keys)
     table = format_table({name: summary}, keys)
@@ -50,4 +71,8 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except UserInputError as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(2)

@@ -1,3 +1,5 @@
 from .cls_metric import ClsMetric, confusion_matrix, metrics_from_confusion
+from .seg_metric import SegMetric
 
-__all__ = ['ClsMetric', 'confusion_matrix', 'metrics_from_confusion']
+__all__ = ['ClsMetric', 'SegMetric', 'confusion_matrix',
+           'metrics_from_confusion']

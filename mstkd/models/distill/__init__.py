@@ -10,10 +10,12 @@ from .mask_hooks import (ChunkedMaskHook, LayerPathError, MaskHook,
                          chunked_masked, infer_feature_shapes, masked,
                          resolve_layer, unwrap_model, validate_layer_paths)
 from .masknet import MaskNet, default_hidden_dim
+from .dense_mst_distill import DenseMSTDistill
 from .mst_distill import MSTDistill
 
 __all__ = [
-    'MSTDistill', 'MaskNet', 'default_hidden_dim', 'GateNet', 'DenseGateNet',
+    'MSTDistill', 'DenseMSTDistill', 'MaskNet', 'default_hidden_dim',
+    'GateNet', 'DenseGateNet',
     'kl_divergence', 'collaborative_loss', 'specialized_teacher_loss',
     'dkd_loss', 'mean_teacher_loss', 'load_balance_loss', 'step_decay',
     'mst_stage3_loss', 'LambdaSchedule', 'KLDivergenceLoss',

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, ModuleDict
 
 from mstkd.registry import MODELS
 from mstkd.utils.errors import UserInputError
@@ -35,7 +35,7 @@ from .mask_hooks import (batched_specialized_forward, infer_feature_shapes,
 
 STAGES = ('s1', 's2', 's3')
 COMPAT_ITEMS = ('stacked_masks', 'lb_divide_by_n', 'decay_from_epoch0',
-                'gate_reference')
+                'gate_reference', 'dense_kd_divide_all')
 
 
 def parse_reference_compat(value: Union[bool, dict, None]) -> Dict[str, bool]:
@@ -153,7 +153,9 @@ class MSTDistill(BaseModel):
             raise UserInputError(
                 f"routing must be 'topk' or 'mean', got '{routing}'.")
 
-        self.members = nn.ModuleDict(
+        # mmengine's ModuleDict, so that init_weights() reaches the members
+        # (e.g. FuseNet's local VGG16 initialisation).
+        self.members = ModuleDict(
             OrderedDict((name, MODELS.build(cfg))
                         for name, cfg in members.items()))
         self.target = target
@@ -316,9 +318,7 @@ class MSTDistill(BaseModel):
         each layer masks its own chunk (chunk j = specialized teacher j)."""
         specs = [s for s in self.specialized if s.teacher == teacher]
         model = self.members[teacher]
-        # Repeat only the modalities this teacher reads.
-        used = getattr(model, 'modalities', None) or tuple(inputs)
-        inputs = {k: inputs[k] for k in used}
+        inputs = self._member_inputs(model, inputs)
         if not self.use_masknets:
             return model(inputs).unsqueeze(0)
         # Paper: teacher j uses MaskNet j alone. Release (stage 3): the
@@ -337,13 +337,23 @@ class MSTDistill(BaseModel):
             self._teacher_forward(t, inputs) for t in self.teacher_layers
         ])
 
+    @staticmethod
+    def _member_inputs(model: nn.Module, inputs):
+        """The part of a batch a member reads: repeat only the modalities
+        this teacher reads (a dense batch is one tensor, read whole)."""
+        if isinstance(inputs, torch.Tensor):
+            return inputs
+        used = getattr(model, 'modalities', None) or tuple(inputs)
+        return {k: inputs[k] for k in used}
+
     @torch.no_grad()
     def _frozen_teacher_logits(self, inputs, sample_idx) -> torch.Tensor:
         """S3 teachers are frozen: no autograd, and optionally cached per
         training sample across epochs."""
         if not self.cache_teacher_outputs or sample_idx is None:
             return self.specialized_teacher_logits(inputs)
-        ids = [int(i) for i in sample_idx]
+        ids = [i.item() if isinstance(i, torch.Tensor) else i
+               for i in sample_idx]
         if all(i in self._teacher_cache for i in ids):
             return torch.stack([self._teacher_cache[i] for i in ids], dim=1)
         logits = self.specialized_teacher_logits(inputs)
@@ -354,44 +364,77 @@ class MSTDistill(BaseModel):
     # ------------------------------------------------------------------
     # losses
     # ------------------------------------------------------------------
-    def _kl_kwargs(self) -> dict:
-        return dict(temperature=self.temperature,
-                    scale_by_t2=self.scale_by_t2)
+    # Task hooks: classification here; DenseMSTDistill overrides them for
+    # segmentation (label maps with void pixels, SegDataSample outputs).
+    ignore_index = -100
+
+    def _labels(self, data_samples) -> torch.Tensor:
+        return data_samples['gt_label']
+
+    def _sample_idx(self, data_samples):
+        return data_samples.get('sample_idx')
+
+    def _valid_mask(self, labels) -> Optional[torch.Tensor]:
+        """Elements a KL term averages over (None: all samples)."""
+        return None
+
+    def _predictions(self, student: torch.Tensor, data_samples):
+        return pack_predictions(student, data_samples)
+
+    def _kl_kwargs(self, labels=None) -> dict:
+        kwargs = dict(temperature=self.temperature,
+                      scale_by_t2=self.scale_by_t2)
+        mask = None if labels is None else self._valid_mask(labels)
+        if mask is not None:
+            kwargs.update(valid_mask=mask, normalize='all'
+                          if self.compat['dense_kd_divide_all'] else 'valid')
+        return kwargs
+
+    def _ce(self, logits, labels) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits, labels,
+                                           ignore_index=self.ignore_index)
 
     def loss_s1(self, inputs, labels) -> Dict[str, torch.Tensor]:
         """Eq. 1-4: CE for every member + bidirectional KL between every
         pair, without detaching (``collaborative='joint'``)."""
-        logits = {name: m(inputs) for name, m in self.members.items()}
+        logits = {name: m(self._member_inputs(m, inputs))
+                  for name, m in self.members.items()}
         if self.collaborative == 'independent':
-            return {f'loss_ce_{n}': nn.functional.cross_entropy(z, labels)
+            return {f'loss_ce_{n}': self._ce(z, labels)
                     for n, z in logits.items()}
         return collaborative_loss(logits, labels,
                                   detach=self.collaborative == 'dml',
-                                  **self._kl_kwargs())
+                                  ignore_index=self.ignore_index,
+                                  **self._kl_kwargs(labels))
 
-    def loss_s2(self, inputs) -> Dict[str, torch.Tensor]:
+    def _student_forward(self, inputs) -> torch.Tensor:
+        student = self.members[self.target]
+        return student(self._member_inputs(student, inputs))
+
+    def loss_s2(self, inputs, labels=None) -> Dict[str, torch.Tensor]:
         """Eq. 8-10 for every MaskNet. Each loss depends on its own MaskNet
         only, so one optimizer over the sum trains each MaskNet alone."""
         with torch.no_grad():
-            student = self.members[self.target](inputs)
+            student = self._student_forward(inputs)
         teachers = self.specialized_teacher_logits(inputs)
+        kwargs = self._kl_kwargs(labels)
         return {
             f'loss_mask_{spec.key}': specialized_teacher_loss(
-                student, teachers[j], **self._kl_kwargs())
+                student, teachers[j], **kwargs)
             for j, spec in enumerate(self.specialized)
         }
 
     def loss_s3(self, inputs, labels,
                 sample_idx=None) -> Dict[str, torch.Tensor]:
         """Eq. 11-18: student CE + lambda1 * top-k KL + lambda2 * LB."""
-        student = self.members[self.target](inputs)
+        student = self._student_forward(inputs)
         teachers = self._frozen_teacher_logits(inputs, sample_idx)
         lambda1, lambda2 = self.lambdas()
-        losses = dict(
-            loss_ce=nn.functional.cross_entropy(student, labels))
+        kwargs = self._kl_kwargs(labels)
+        losses = dict(loss_ce=self._ce(student, labels))
         if self.routing == 'mean':
             losses['loss_dkd'] = lambda1 * mean_teacher_loss(
-                student, teachers, **self._kl_kwargs())
+                student, teachers, **kwargs)
             self._update_routing_stats(None, None)
             return losses
         # Paper: the GateNet reads the student's logits (Eq. 11-12); only
@@ -400,7 +443,7 @@ class MSTDistill(BaseModel):
             student.detach()
         probs, topk_idx = self.gate.route(gate_in, self.k)
         losses['loss_dkd'] = lambda1 * dkd_loss(
-            student, teachers, topk_idx, **self._kl_kwargs())
+            student, teachers, topk_idx, **kwargs)
         losses['loss_lb'] = lambda2 * load_balance_loss(
             probs, mode=self.lb_mode,
             reference_compat=self.compat['lb_divide_by_n'])
@@ -445,14 +488,20 @@ class MSTDistill(BaseModel):
         return val
 
     @torch.no_grad()
-    def _track_masknet_val(self, inputs, student) -> None:
+    def _track_masknet_val(self, inputs, student, labels=None) -> None:
+        """Sum the validation KL (Eq. 10) of every MaskNet; ``samples``
+        counts the averaged elements (samples, or valid pixels)."""
         teachers = self.specialized_teacher_logits(inputs)
         val = _on_device(self.masknet_val, student.device)
+        kwargs = self._kl_kwargs(labels)
+        kwargs.pop('normalize', None)
+        mask = kwargs.get('valid_mask')
         for j in range(self.num_teachers):
             kl = kl_divergence(student, teachers[j], reduction='none',
-                               **self._kl_kwargs())
+                               **kwargs)
             val['kl_sum'][j] += kl.sum()
-        val['samples'] += student.shape[0]
+        val['samples'] += (student.shape[0] if mask is None else
+                           mask.sum())
 
     def update_best_masknets(self, mean_kl: Sequence[float]) -> List[str]:
         """Keep a copy of every MaskNet whose validation KL improved."""
@@ -487,21 +536,22 @@ class MSTDistill(BaseModel):
     def forward(self, inputs: Dict[str, torch.Tensor],
                 data_samples: Optional[dict] = None, mode: str = 'tensor'):
         if mode == 'loss':
-            labels = data_samples['gt_label']
+            labels = self._labels(data_samples)
             if self.stage == 's1':
                 return self.loss_s1(inputs, labels)
             if self.stage == 's2':
-                return self.loss_s2(inputs)
+                return self.loss_s2(inputs, labels)
             return self.loss_s3(inputs, labels,
-                                data_samples.get('sample_idx'))
-        student = self.members[self.target](inputs)
+                                self._sample_idx(data_samples))
+        student = self._student_forward(inputs)
         if mode == 'tensor':
             return student
         if mode == 'predict':
             if self.stage == 's2' and self.masknets_built \
                     and self.use_masknets:
-                self._track_masknet_val(inputs, student)
-            return pack_predictions(student, data_samples)
+                self._track_masknet_val(inputs, student,
+                                        self._labels(data_samples))
+            return self._predictions(student, data_samples)
         raise ValueError(f'Invalid mode "{mode}": use tensor, loss or '
                          'predict.')
 

@@ -1,0 +1,10 @@
+# RAVDESS, video member of the paper's Table 5 (3-D CNN + MLP), trained
+# alone: the "w/o KD" baseline of Table 1 (100 epochs, best val loss).
+_base_ = [
+    '../_base_/models/ravdess_members.py', '../_base_/datasets/ravdess.py',
+    '../_base_/schedules/adam_1e-4.py', '../_base_/default_runtime.py'
+]
+model = dict(type='MemberClassifier', member={{_base_.video_member}})
+train_dataloader = dict(dataset=dict(modalities=('video', )))
+val_dataloader = dict(dataset=dict(modalities=('video', )))
+test_dataloader = dict(dataset=dict(modalities=('video', )))
