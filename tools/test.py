@@ -3,13 +3,13 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 from mstkd.registry import RUNNERS
 from mstkd.utils import register_all_modules
+from mstkd.utils.cli import run_tool
 from mstkd.utils.errors import UserInputError
 from mstkd.utils.run_config import (finalize_distributed, load_run_config,
                                     set_local_rank_env)
@@ -101,8 +101,4 @@ def main():
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
+    run_tool(main)

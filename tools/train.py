@@ -1,7 +1,6 @@
 # Train a model: python tools/train.py CONFIG [--work-dir W] [--resume [CKPT]]
 import argparse
 import logging
-import sys
 
 from mmengine.config import DictAction
 from mmengine.logging import print_log
@@ -9,6 +8,7 @@ from mmengine.runner import Runner
 
 from mstkd.registry import RUNNERS
 from mstkd.utils import register_all_modules
+from mstkd.utils.cli import run_tool
 from mstkd.utils.errors import UserInputError
 from mstkd.utils.run_config import (finalize_distributed, load_run_config,
                                     set_local_rank_env)
@@ -95,8 +95,4 @@ def main():
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
+    run_tool(main)

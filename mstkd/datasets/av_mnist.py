@@ -12,10 +12,10 @@ import numpy as np
 import torch
 
 from mstkd.registry import DATASETS
-from mstkd.utils.errors import DataNotFoundError, UserInputError
+from mstkd.utils.errors import UserInputError
 from .base import (LazySource, MultiModalClsDataset, check_labels,
-                   gather_npy_rows, minmax_item, minmax_per_sample, npy_info,
-                   require_dir)
+                   gather_npy_rows, layout_hint, minmax_item,
+                   minmax_per_sample, npy_info, require_dir, require_files)
 
 LAYOUT = """\
 avmnist/                      <- data_root
@@ -126,13 +126,12 @@ class AVMNISTDataset(MultiModalClsDataset):
 
     Args:
         data_root (str): The ``avmnist`` folder itself (see :data:`LAYOUT`).
-        split (str): 'train', 'val' or 'test'.
-        seed (int): The run seed = the split group.
-        modalities (Sequence[str], optional): Subset of ('image', 'audio').
-        indices_file (str, optional): ``metadata/AV-MNIST_indices.csv``.
         lazy (bool): Serve items from memory maps. Defaults to False.
         chunk_rows (int): Rows read at a time when loading eagerly.
-        **kwargs: ``ratios``, ``metainfo`` of :class:`MultiModalClsDataset`.
+        **kwargs: ``split``, ``seed`` (the run seed = the split group),
+            ``modalities`` (a subset of ('image', 'audio')), ``indices_file``
+            (``metadata/AV-MNIST_indices.csv``), ``ratios`` and ``metainfo``
+            of :class:`MultiModalClsDataset`.
     """
 
     METAINFO = dict(classes=tuple(str(i) for i in range(10)),
@@ -140,21 +139,13 @@ class AVMNISTDataset(MultiModalClsDataset):
 
     def __init__(self,
                  data_root: str,
-                 split: str = 'train',
-                 seed: int = 0,
-                 modalities: Optional[Sequence[str]] = None,
-                 indices_file: Optional[str] = None,
                  lazy: bool = False,
                  chunk_rows: int = 2048,
                  **kwargs):
         self.data_root = data_root
         self.lazy = lazy
         self.chunk_rows = chunk_rows
-        super().__init__(split=split,
-                         seed=seed,
-                         modalities=modalities,
-                         indices_file=indices_file,
-                         **kwargs)
+        super().__init__(**kwargs)
 
     def load_modalities(self):
         require_dir(self.data_root, LAYOUT, 'AV-MNIST folder')
@@ -163,18 +154,15 @@ class AVMNISTDataset(MultiModalClsDataset):
             files[p][k] for p in PARTS
             for k in ('labels', ) + tuple(self.modalities)
         ]
-        missing = [p for p in needed if not osp.isfile(p)]
-        if missing:
-            raise DataNotFoundError(
-                'AV-MNIST files not found: ' + ', '.join(missing) +
-                f'\nExpected layout:\n{LAYOUT}\nThe files come from '
-                "MultiBench's AV-MNIST release; check a download with "
-                'tools/dataset_converters/check_av_mnist.py DATA_ROOT.')
+        require_files(
+            needed, LAYOUT, 'AV-MNIST files',
+            "The files come from MultiBench's AV-MNIST release; check a "
+            'download with tools/dataset_converters/check_av_mnist.py '
+            'DATA_ROOT.')
         problems, report = inspect_av_mnist(self.data_root, self.modalities)
         if problems:
             raise UserInputError('Malformed AV-MNIST data:\n  ' +
-                                 '\n  '.join(problems) +
-                                 f'\nExpected layout:\n{LAYOUT}')
+                                 '\n  '.join(problems) + layout_hint(LAYOUT))
         labels = [report[p]['labels']['values'] for p in PARTS]
         counts = [len(lab) for lab in labels]
         labels = np.concatenate(labels)

@@ -73,18 +73,27 @@ def npy_info(path: str, layout: str = '') -> Tuple[tuple, np.dtype]:
     """
     if not osp.isfile(path):
         raise DataNotFoundError(f'File not found: {path}' +
-                                _layout_hint(layout))
+                                layout_hint(layout))
     try:
         arr = np.load(path, mmap_mode='r', allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
         raise UserInputError(f'{path} is not a readable .npy array of numbers '
-                             f'({err}).' + _layout_hint(layout)) from err
+                             f'({err}).' + layout_hint(layout)) from err
     shape, dtype = tuple(arr.shape), arr.dtype
     del arr
     return shape, dtype
 
 
-def _layout_hint(layout: str) -> str:
+def layout_hint(layout: str) -> str:
+    """``'\nExpected layout:\n{layout}'`` to end an error message with, or
+    ``''`` when there is no layout to show.
+
+    Args:
+        layout (str): The expected folder tree.
+
+    Returns:
+        str: The hint.
+    """
     return f'\nExpected layout:\n{layout}' if layout else ''
 
 
@@ -112,11 +121,11 @@ def check_npy(path: str,
                                         for s, a in zip(shape, actual)):
         raise UserInputError(
             f'{path}: {what} has shape {list(actual)}, expected {shown}.' +
-            _layout_hint(layout))
+            layout_hint(layout))
     if dtype.kind not in kinds:
         raise UserInputError(
             f'{path}: {what} has dtype {dtype}, expected a dtype of kind '
-            f'{kinds!r} (f=float, i/u=integer).' + _layout_hint(layout))
+            f'{kinds!r} (f=float, i/u=integer).' + layout_hint(layout))
     return actual
 
 
@@ -284,15 +293,15 @@ class NpyFilesSource(LazySource):
             arr = np.load(path, allow_pickle=False)
         except FileNotFoundError as err:
             raise DataNotFoundError(f'File not found: {path}' +
-                                    _layout_hint(self.layout)) from err
+                                    layout_hint(self.layout)) from err
         except (ValueError, OSError, EOFError) as err:
             raise UserInputError(f'{path} is not a readable .npy array '
-                                 f'({err}).' + _layout_hint(self.layout))
+                                 f'({err}).' + layout_hint(self.layout))
         if arr.shape != self.shape or arr.dtype.kind not in 'fiub':
             raise UserInputError(
                 f'{path}: array of shape {list(arr.shape)} and dtype '
                 f'{arr.dtype}, expected {list(self.shape)} of numbers.' +
-                _layout_hint(self.layout))
+                layout_hint(self.layout))
         if self.transform is None:
             return torch.from_numpy(np.asarray(arr, dtype=np.float32))
         return self.transform(arr)
@@ -442,21 +451,21 @@ def check_labels(labels: np.ndarray,
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise UserInputError(f'{path}: labels have shape {list(labels.shape)}'
-                             ', expected [N].' + _layout_hint(layout))
+                             ', expected [N].' + layout_hint(layout))
     if labels.dtype.kind == 'f':
         if not np.all(np.isfinite(labels)) or np.any(
                 labels != np.round(labels)):
             raise UserInputError(f'{path}: labels are not whole numbers.' +
-                                 _layout_hint(layout))
+                                 layout_hint(layout))
     elif labels.dtype.kind not in 'iu':
         raise UserInputError(f'{path}: labels have dtype {labels.dtype}, '
-                             'expected integers.' + _layout_hint(layout))
+                             'expected integers.' + layout_hint(layout))
     labels = labels.astype(np.int64)
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
         raise UserInputError(
             f'{path}: labels span [{labels.min()}, {labels.max()}], expected '
             f'0 .. {num_classes - 1} ({num_classes} classes).' +
-            _layout_hint(layout))
+            layout_hint(layout))
     return labels
 
 
@@ -466,7 +475,28 @@ def require_dir(path: str, layout: str, what: str) -> None:
     if not osp.isdir(path):
         raise DataNotFoundError(
             f'{what} not found: {path} (data_root must be the release folder '
-            f'itself).' + _layout_hint(layout))
+            f'itself).' + layout_hint(layout))
+
+
+def require_files(paths: Sequence[str],
+                  layout: str,
+                  what: str,
+                  note: str = '') -> None:
+    """Raise :class:`DataNotFoundError` naming every path of ``paths`` that
+    is not a file, with the layout (and ``note``, e.g. where the files come
+    from).
+
+    Args:
+        paths (Sequence[str]): The files needed.
+        layout (str): The expected folder tree.
+        what (str): What the files are, e.g. ``'RAVDESS files'``.
+        note (str): A last line of the message, if any.
+    """
+    missing = [p for p in paths if not osp.isfile(p)]
+    if missing:
+        raise DataNotFoundError(f'{what} not found: ' + ', '.join(missing) +
+                                layout_hint(layout) +
+                                (f'\n{note}' if note else ''))
 
 
 def file_key(path: str) -> tuple:

@@ -3,7 +3,7 @@ layout: pre-extracted ResNet-50 image and BERTweet text features.
 """
 import os.path as osp
 import pickle
-from typing import List, Optional, Sequence
+from typing import List
 
 import numpy as np
 import torch
@@ -127,28 +127,17 @@ class CrisisMMDDataset(MultiModalClsDataset):
 
     Args:
         data_root (str): The ``CMMD-V2`` folder itself.
-        split (str): 'train', 'val' or 'test'.
-        seed (int): The run seed = the split group.
-        modalities (Sequence[str], optional): Subset of ('image', 'text').
-        indices_file (str, optional): ``metadata/CMMD-V2_indices.csv``.
-        **kwargs: ``ratios``, ``metainfo`` of :class:`MultiModalClsDataset`.
+        **kwargs: ``split``, ``seed`` (the run seed = the split group),
+            ``modalities`` (a subset of ('image', 'text')), ``indices_file``
+            (``metadata/CMMD-V2_indices.csv``), ``ratios`` and ``metainfo``
+            of :class:`MultiModalClsDataset`.
     """
 
     METAINFO = dict(classes=CLASSES, modalities=('image', 'text'))
 
-    def __init__(self,
-                 data_root: str,
-                 split: str = 'train',
-                 seed: int = 0,
-                 modalities: Optional[Sequence[str]] = None,
-                 indices_file: Optional[str] = None,
-                 **kwargs):
+    def __init__(self, data_root: str, **kwargs):
         self.data_root = data_root
-        super().__init__(split=split,
-                         seed=seed,
-                         modalities=modalities,
-                         indices_file=indices_file,
-                         **kwargs)
+        super().__init__(**kwargs)
 
     def load_modalities(self):
         require_dir(self.data_root, LAYOUT, 'CrisisMMD-V2 folder')

@@ -5,16 +5,16 @@ uint8) per clip and 15 MFCCs of the 3.6 s audio track (22.05 kHz).
 """
 import os.path as osp
 import threading
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 import torch
 
 from mstkd.registry import DATASETS
-from mstkd.utils.errors import DataNotFoundError, UserInputError
+from mstkd.utils.errors import UserInputError
 from .base import (MemmapSource, MultiModalClsDataset, check_labels, check_npy,
-                   file_key, iter_npy_chunks, minmax_per_sample, npy_info,
-                   require_dir)
+                   file_key, iter_npy_chunks, layout_hint, minmax_per_sample,
+                   npy_info, require_dir, require_files)
 
 LAYOUT = """\
 RAVDESS_preprocessed_npy/     <- data_root
@@ -106,31 +106,19 @@ class RAVDESSDataset(MultiModalClsDataset):
 
     Args:
         data_root (str): The ``RAVDESS_preprocessed_npy`` folder itself.
-        split (str): 'train', 'val' or 'test'.
-        seed (int): The run seed = the split group.
-        modalities (Sequence[str], optional): Subset of ('video', 'audio').
-        indices_file (str, optional): ``metadata/RAVDESS_indices.csv``.
         chunk_rows (int): Clips read at a time for the video statistics.
-        **kwargs: ``ratios``, ``metainfo`` of :class:`MultiModalClsDataset`.
+        **kwargs: ``split``, ``seed`` (the run seed = the split group),
+            ``modalities`` (a subset of ('video', 'audio')), ``indices_file``
+            (``metadata/RAVDESS_indices.csv``), ``ratios`` and ``metainfo``
+            of :class:`MultiModalClsDataset`.
     """
 
     METAINFO = dict(classes=CLASSES, modalities=('video', 'audio'))
 
-    def __init__(self,
-                 data_root: str,
-                 split: str = 'train',
-                 seed: int = 0,
-                 modalities: Optional[Sequence[str]] = None,
-                 indices_file: Optional[str] = None,
-                 chunk_rows: int = 32,
-                 **kwargs):
+    def __init__(self, data_root: str, chunk_rows: int = 32, **kwargs):
         self.data_root = data_root
         self.chunk_rows = chunk_rows
-        super().__init__(split=split,
-                         seed=seed,
-                         modalities=modalities,
-                         indices_file=indices_file,
-                         **kwargs)
+        super().__init__(**kwargs)
 
     def files(self) -> Dict[str, str]:
         """The release files: ``video``, ``audio`` and ``labels``."""
@@ -141,14 +129,8 @@ class RAVDESSDataset(MultiModalClsDataset):
     def load_modalities(self):
         require_dir(self.data_root, LAYOUT, 'RAVDESS folder')
         files = self.files()
-        missing = [
-            files[k] for k in ('labels', ) + tuple(self.modalities)
-            if not osp.isfile(files[k])
-        ]
-        if missing:
-            raise DataNotFoundError('RAVDESS files not found: ' +
-                                    ', '.join(missing) +
-                                    f'\nExpected layout:\n{LAYOUT}')
+        needed = [files[k] for k in ('labels', ) + tuple(self.modalities)]
+        require_files(needed, LAYOUT, 'RAVDESS files')
         check_npy(files['labels'], [None], 'fiu', LAYOUT, 'labels')
         labels = check_labels(np.load(files['labels'], allow_pickle=False),
                               len(CLASSES), files['labels'], LAYOUT)
@@ -159,8 +141,8 @@ class RAVDESSDataset(MultiModalClsDataset):
             if len(shape) != 5 or shape[2] != 3:
                 raise UserInputError(
                     f'{files["video"]}: video has shape {list(shape)}, '
-                    'expected [N, 15, 3, H, W] (frames, BGR channels).'
-                    f'\nExpected layout:\n{LAYOUT}')
+                    'expected [N, 15, 3, H, W] (frames, BGR channels).' +
+                    layout_hint(LAYOUT))
             check_npy(files['video'], [n, None, 3, None, None], 'fiu', LAYOUT,
                       f'video ({n} labels in {files["labels"]})')
             self.video_min, self.video_max = video_channel_minmax(

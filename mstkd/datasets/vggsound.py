@@ -2,7 +2,7 @@
 layout: per-clip VGG19 visual and VGGish audio features, one file per clip.
 """
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Tuple
 
 import numpy as np
 import torch
@@ -97,14 +97,13 @@ class VGGSound50kDataset(MultiModalClsDataset):
 
     Args:
         data_root (str): The ``VGGS50K`` folder itself.
-        split (str): 'train', 'val' or 'test'.
-        seed (int): The run seed = the split group.
-        modalities (Sequence[str], optional): Subset of ('visual', 'audio').
-        indices_file (str, optional): ``metadata/VGGSound-50k_indices.csv``.
         with_seg_labels (bool): Also serve the per-second event labels as
             ``data_samples['seg_label']`` (float32 ``[10]`` of 0/1). Defaults
             to False.
-        **kwargs: ``ratios``, ``metainfo`` of :class:`MultiModalClsDataset`.
+        **kwargs: ``split``, ``seed`` (the run seed = the split group),
+            ``modalities`` (a subset of ('visual', 'audio')),
+            ``indices_file`` (``metadata/VGGSound-50k_indices.csv``),
+            ``ratios`` and ``metainfo`` of :class:`MultiModalClsDataset`.
     """
 
     METAINFO = dict(classes=tuple(str(i) for i in range(NUM_CLASSES)),
@@ -112,19 +111,11 @@ class VGGSound50kDataset(MultiModalClsDataset):
 
     def __init__(self,
                  data_root: str,
-                 split: str = 'train',
-                 seed: int = 0,
-                 modalities: Optional[Sequence[str]] = None,
-                 indices_file: Optional[str] = None,
                  with_seg_labels: bool = False,
                  **kwargs):
         self.data_root = data_root
         self.with_seg_labels = with_seg_labels
-        super().__init__(split=split,
-                         seed=seed,
-                         modalities=modalities,
-                         indices_file=indices_file,
-                         **kwargs)
+        super().__init__(**kwargs)
 
     def load_modalities(self):
         require_dir(self.data_root, LAYOUT, 'VGGSound-50k folder')

@@ -228,6 +228,24 @@ def report(res: dict) -> str:
     return '\n'.join(lines)
 
 
+def run_child(cmd: list, env: dict) -> tuple:
+    """Run ``cmd`` in a child process.
+
+    Args:
+        cmd (list): The command line.
+        env (dict): Its environment.
+
+    Returns:
+        tuple: ``(returncode, the last line of its stdout)``; when it fails,
+        its stderr is copied to ours and the line is ``''``.
+    """
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        return proc.returncode, ''
+    return 0, proc.stdout.strip().splitlines()[-1]
+
+
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -292,32 +310,22 @@ def main():
             workdir = tempfile.mkdtemp(prefix='mstkd_dataset_memory_',
                                        dir=args.tmp_dir)
             start = time.perf_counter()
-            proc = subprocess.run(
+            rc, data_root = run_child(
                 me + ['--write', workdir, '--vgg-clips',
-                      str(args.vgg_clips)],
-                env=env,
-                capture_output=True,
-                text=True)
-            if proc.returncode != 0:
-                sys.stderr.write(proc.stderr)
-                return proc.returncode
-            data_root = proc.stdout.strip().splitlines()[-1]
+                      str(args.vgg_clips)], env)
+            if rc != 0:
+                return rc
             print(
                 f'wrote {folder_bytes(data_root) / GB:.2f} GiB of synthetic '
                 f'{args.dataset} files to {data_root} in '
                 f'{time.perf_counter() - start:.0f} s',
                 flush=True)
-        proc = subprocess.run(
-            me +
-            ['--measure', '--data-root', data_root, '--items',
-             str(items)],
-            env=env,
-            capture_output=True,
-            text=True)
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stderr)
-            return proc.returncode
-        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        rc, line = run_child(
+            me + ['--measure', '--data-root', data_root, '--items',
+                  str(items)], env)
+        if rc != 0:
+            return rc
+        res = json.loads(line)
         print(report(res))
         if args.json:
             with open(args.json, 'w') as f:

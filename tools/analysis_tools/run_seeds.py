@@ -14,11 +14,10 @@ Testing always runs in one process.
 import argparse
 import json
 import os.path as osp
-import sys
 
 from mstkd.apis import format_table, run_seeds, summarize
 from mstkd.apis.seeds import parse_seeds
-from mstkd.utils.errors import UserInputError
+from mstkd.utils.cli import run_tool
 
 
 def parse_args():
@@ -71,8 +70,4 @@ def main():
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
+    run_tool(main)

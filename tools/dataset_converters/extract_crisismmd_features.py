@@ -17,23 +17,19 @@ normalisation). --text-encoder MODULE:FUNCTION plugs in any other text
 encoder: FUNCTION() returns a callable list[str] -> tensor [B, D].
 --random-init (tests only) builds randomly initialised networks instead.
 """
-import argparse
 import importlib
-import sys
 
 from mstkd.datasets.converters.crisismmd import (build_release_text_preprocess,
                                                  convert_crisismmd)
 from mstkd.datasets.converters.features import (build_bertweet_encoder,
                                                 build_resnet50_trunk,
                                                 require_transformers)
+from mstkd.utils.cli import doc_parser, run_tool
 from mstkd.utils.errors import UserInputError
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 2)[2])
+    parser = doc_parser(__doc__)
     parser.add_argument('root', help='the CrisisMMD_v2.0 folder')
     parser.add_argument('-o', '--out', required=True,
                         help='output file, e.g. data/CMMD-V2/CMMD_data.pth')
@@ -119,8 +115,4 @@ def main():
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
+    run_tool(main)

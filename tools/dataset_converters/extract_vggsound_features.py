@@ -25,21 +25,16 @@ Weights are LOCAL files, never downloaded: a torchvision vgg19 state dict
 and a VGGish state dict (torchvggish or torchaudio-prototype key names).
 --random-init (tests only) builds randomly initialised networks instead.
 """
-import argparse
-import sys
-
 from mstkd.datasets.converters.features import build_vgg19_trunk
 from mstkd.datasets.converters.vggish import (VGGish, VGGishPostprocessor,
                                               load_vggish_weights)
 from mstkd.datasets.converters.vggsound import convert_vggsound
+from mstkd.utils.cli import doc_parser, run_tool
 from mstkd.utils.errors import UserInputError
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 2)[2])
+    parser = doc_parser(__doc__)
     parser.add_argument('clips_csv', help="CSV with header 'name,class_id'")
     parser.add_argument('clip_dir', help='folder of the {name}.mp4 videos')
     parser.add_argument('-o', '--out-dir', required=True,
@@ -125,8 +120,4 @@ def main():
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
+    run_tool(main)

@@ -42,7 +42,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import time
 from typing import Callable, Dict, Optional, Tuple
 
@@ -50,6 +49,7 @@ import numpy as np
 
 from mstkd.datasets.splits import (NUM_GROUPS, make_permutations,
                                    write_permutation_csv)
+from mstkd.utils.cli import run_tool
 from mstkd.utils.errors import DataNotFoundError, UserInputError
 
 NAME = 'NYU-Depth-V2'
@@ -516,8 +516,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
+    run_tool(main)

@@ -10,21 +10,15 @@ uint8 (BGR face crops), ``audio_data.npy`` [N,15,156] float32 (15 MFCCs of
 3.6 s at 22.05 kHz) and ``label_data.npy`` [N] int64 (emotion code - 1).
 See docs/datasets.md and mstkd/datasets/converters/ravdess.py for details.
 """
-import argparse
-import sys
-
 from mstkd.datasets.converters.face_crop import HaarFaceDetector
 from mstkd.datasets.converters.ravdess import (FRAME_SAMPLINGS,
                                                VOCAL_CHANNELS,
                                                convert_ravdess)
-from mstkd.utils.errors import UserInputError
+from mstkd.utils.cli import doc_parser, run_tool
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split('\n', 2)[2])
+    parser = doc_parser(__doc__)
     parser.add_argument('raw_dir', help='the unpacked raw RAVDESS release')
     parser.add_argument('-o', '--out-dir', required=True,
                         help='output folder (RAVDESS_preprocessed_npy)')
@@ -78,8 +72,4 @@ def main():
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except UserInputError as e:
-        print(f'error: {e}', file=sys.stderr)
-        sys.exit(2)
+    run_tool(main)

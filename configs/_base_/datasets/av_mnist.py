@@ -20,21 +20,13 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type, data_root=data_root, indices_file=indices_file,
         split='train', seed=0, modalities=modalities))
+# val/test: the train loader with batches of 1024, unshuffled, on their split.
 val_dataloader = dict(
+    train_dataloader,
     batch_size=1024,
-    num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, indices_file=indices_file,
-        split='val', seed=0, modalities=modalities))
+    dataset=dict(train_dataloader['dataset'], split='val'))
 test_dataloader = dict(
-    batch_size=1024,
-    num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type=dataset_type, data_root=data_root, indices_file=indices_file,
-        split='test', seed=0, modalities=modalities))
+    val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 val_evaluator = dict(type='ClsMetric')
 test_evaluator = val_evaluator

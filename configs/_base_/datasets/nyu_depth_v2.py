@@ -63,30 +63,14 @@ train_dataloader = dict(
         seed=0,
         split_mode=split_mode,
         pipeline=train_pipeline))
+# val/test: the train loader unshuffled, on their split, with test_pipeline.
 val_dataloader = dict(
-    batch_size=6,
-    num_workers=num_workers,
+    train_dataloader,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='val',
-        seed=0,
-        split_mode=split_mode,
-        pipeline=test_pipeline))
+        train_dataloader['dataset'], split='val', pipeline=test_pipeline))
 test_dataloader = dict(
-    batch_size=6,
-    num_workers=num_workers,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        seed=0,
-        split_mode=split_mode,
-        pipeline=test_pipeline))
+    val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 
 # mmseg's IoUMetric (aAcc = OA, mAcc = AA: mean per-class recall, mIoU, in
 # percent; per-class IoU/Acc printed as a table) extended by SegMetric with

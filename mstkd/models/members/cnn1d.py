@@ -33,18 +33,14 @@ class CNN1d(ConvMLPMember):
             Defaults to (320, 160).
         num_classes (int): Defaults to 8.
         modality (str): Defaults to 'audio'.
-        with_head (bool): False drops the MLP; ``forward`` returns the
-            flattened conv feature (``out_channels``), the ``Anet_woHead``
-            of the late-fusion net.
-        norm (bool): BatchNorm1d after every conv. Defaults to True.
-        pool_last (bool): Max-pool after the last conv too. Defaults to
-            True.
         pool_size (int): Steps of the last map before flattening.
             Defaults to 5.
-        kernel_size (int): Defaults to 3.
         pool_kernel (int): Defaults to 3.
-        transpose_input (bool): Swap the input's last two dims first.
-            Defaults to False.
+        **kwargs: ``with_head`` (False drops the MLP: ``forward`` returns
+            the flattened conv feature, the ``Anet_woHead`` of the
+            late-fusion net), ``norm`` (BatchNorm1d after every conv),
+            ``pool_last``, ``kernel_size`` and ``transpose_input`` of
+            :class:`ConvMLPMember`, with its defaults.
     """
 
     conv_dims = 1
@@ -55,23 +51,9 @@ class CNN1d(ConvMLPMember):
                  hidden_channels: Sequence[int] = (320, 160),
                  num_classes: int = 8,
                  modality: str = 'audio',
-                 with_head: bool = True,
-                 norm: bool = True,
-                 pool_last: bool = True,
                  pool_size: IntOrSeq = 5,
-                 kernel_size: int = 3,
                  pool_kernel: int = 3,
-                 transpose_input: bool = False):
-        super().__init__(
-            in_channels=in_channels,
-            channels=channels,
-            hidden_channels=hidden_channels,
-            num_classes=num_classes,
-            modality=modality,
-            with_head=with_head,
-            kernel_size=kernel_size,
-            norm=norm,
-            pool_kernel=pool_kernel,
-            pool_last=pool_last,
-            pool_size=pool_size,
-            transpose_input=transpose_input)
+                 **kwargs):
+        super().__init__(in_channels, channels, hidden_channels, num_classes,
+                         modality, pool_size=pool_size,
+                         pool_kernel=pool_kernel, **kwargs)

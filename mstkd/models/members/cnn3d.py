@@ -33,16 +33,13 @@ class CNN3d(ConvMLPMember):
             Defaults to (320, 160).
         num_classes (int): Defaults to 8.
         modality (str): Defaults to 'video'.
-        with_head (bool): False drops the MLP; ``forward`` returns the
-            flattened conv feature (``out_channels``), the ``Vnet_woHead``
-            of the late-fusion net.
-        norm (bool): BatchNorm3d after every conv. Defaults to True.
-        pool_last (bool): Max-pool after the last conv too. Defaults to
-            True.
         pool_size (int | Sequence[int]): (D, H, W) grid before flattening.
             Defaults to (1, 28, 28).
-        kernel_size (int): Defaults to 3.
-        pool_kernel (int): Defaults to 2.
+        **kwargs: ``with_head`` (False drops the MLP: ``forward`` returns
+            the flattened conv feature, the ``Vnet_woHead`` of the
+            late-fusion net), ``norm`` (BatchNorm3d after every conv),
+            ``pool_last``, ``kernel_size`` and ``pool_kernel`` (2) of
+            :class:`ConvMLPMember`, with its defaults.
     """
 
     conv_dims = 3
@@ -53,21 +50,7 @@ class CNN3d(ConvMLPMember):
                  hidden_channels: Sequence[int] = (320, 160),
                  num_classes: int = 8,
                  modality: str = 'video',
-                 with_head: bool = True,
-                 norm: bool = True,
-                 pool_last: bool = True,
                  pool_size: IntOrSeq = (1, 28, 28),
-                 kernel_size: int = 3,
-                 pool_kernel: int = 2):
-        super().__init__(
-            in_channels=in_channels,
-            channels=channels,
-            hidden_channels=hidden_channels,
-            num_classes=num_classes,
-            modality=modality,
-            with_head=with_head,
-            kernel_size=kernel_size,
-            norm=norm,
-            pool_kernel=pool_kernel,
-            pool_last=pool_last,
-            pool_size=pool_size)
+                 **kwargs):
+        super().__init__(in_channels, channels, hidden_channels, num_classes,
+                         modality, pool_size=pool_size, **kwargs)
