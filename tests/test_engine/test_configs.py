@@ -76,3 +76,19 @@ def test_ablation_changes_one_switch(name):
         assert diff and all(k.startswith('model.teachers') for k in diff)
     else:
         assert diff == {'model.masknet.projector'}
+
+
+def test_model_index_lists_every_config():
+    """model-index.yml (OpenMMLab metafile) names each MST and member
+    config, and nothing that does not exist."""
+    import yaml
+    with open(osp.join(REPO, 'model-index.yml')) as f:
+        index = yaml.safe_load(f)
+    listed = {m['Config'] for m in index['Models']}
+    assert all(osp.isfile(osp.join(REPO, c)) for c in listed)
+    expected = {
+        osp.relpath(p, REPO)
+        for folder in ('mst', 'members')
+        for p in glob.glob(osp.join(REPO, 'configs', folder, '*.py'))
+    }
+    assert listed == expected

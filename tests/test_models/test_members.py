@@ -57,3 +57,38 @@ def test_late_fusion_layer_paths():
     expected = torch.cat([net.encoders['image'](inputs),
                           net.encoders['audio'](inputs)], 1)
     torch.testing.assert_close(feats['cat'], expected)
+
+
+def test_lenet5_average_subsampling_switch():
+    """pool='avg' (the release's LeNet5) subsamples by 2x2 averaging."""
+    import torch.nn.functional as F
+    from mstkd.models import LeNet5
+    torch.manual_seed(0)
+    net = LeNet5(pool='avg').eval()
+    ref = LeNet5().eval()
+    ref.load_state_dict(net.state_dict())
+    x = torch.rand(3, 1, 28, 28)
+    h = F.avg_pool2d(F.relu(net.conv1(x)), 2)
+    h = F.avg_pool2d(F.relu(net.conv2(h)), 2)
+    h = F.relu(net.fc1(F.relu(net.conv3(h)).flatten(1)))
+    assert torch.allclose(net(x), net.fc2(h), atol=1e-6)
+    assert not torch.allclose(net(x), ref(x))
+    with pytest.raises(ValueError, match="'max' or 'avg'"):
+        LeNet5(pool='min')
+
+
+def test_fusion_mlp_without_hidden_activation():
+    """hidden_act=False: fc2(fc1(concat)) with no ReLU in between (the
+    release's AV-MNIST fusion MLP)."""
+    from mstkd.models import LateFusionNet
+    torch.manual_seed(0)
+    cfg = dict(encoders=dict(image=dict(type='LeNet5')),
+               hidden_channels=(7, ), num_classes=3)
+    net = LateFusionNet(**cfg, hidden_act=False).eval()
+    x = dict(image=torch.rand(4, 1, 28, 28))
+    feat = net.encoders['image'](x)
+    expect = net.fusion.fc2(net.fusion.fc1(feat))
+    assert torch.allclose(net(x), expect, atol=1e-6)
+    with_act = LateFusionNet(**cfg).eval()
+    with_act.load_state_dict(net.state_dict())
+    assert not torch.allclose(with_act(x), net(x))

@@ -7,15 +7,21 @@
 #   pools after conv1-4, global average pool: 512) -> fusion.fc1 (298) ->
 #   fusion.fc2 (10). LateFusionNet names the fused feature `fusion.concat`
 #   (596) and the MLP `fusion.fc1`, `fusion.fc2`.
+# Two release details are switches of the members (their defaults are the
+# common forms; the paper does not specify them): LeNet5 subsamples by
+# average pooling (`pool='avg'`) and the fusion MLP has no activation
+# between fc1 and fc2 (`hidden_act=False`).
 num_classes = 10
-image_member = dict(type='LeNet5', modality='image', num_classes=num_classes)
+image_member = dict(
+    type='LeNet5', modality='image', num_classes=num_classes, pool='avg')
 audio_member = dict(
     type='CNN2d', modality='audio', channels=(32, 64, 128), pool_last=True,
     pool_size=14, num_classes=num_classes)
 fusion_member = dict(
     type='LateFusionNet',
     encoders=dict(
-        image=dict(type='LeNet5'),
+        image=dict(type='LeNet5', pool='avg'),
         audio=dict(type='CNN2d', channels=(32, 64, 128, 256, 512))),
     hidden_channels=(298, ),
+    hidden_act=False,
     num_classes=num_classes)

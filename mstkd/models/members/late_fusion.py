@@ -16,11 +16,16 @@ class Concat(nn.Module):
 
 
 class FusionHead(nn.Module):
-    """``concat`` -> ``fc1`` -> ReLU -> ... -> ``fc{n+1}`` (logits)."""
+    """``concat`` -> ``fc1`` -> ReLU -> ... -> ``fc{n+1}`` (logits).
+
+    ``hidden_act=False`` drops the ReLUs between the fc layers (the public
+    release's AV-MNIST fusion MLP, ``fc1 -> fc2`` with no activation).
+    """
 
     def __init__(self, in_channels: int, hidden_channels: Sequence[int],
-                 num_classes: int):
+                 num_classes: int, hidden_act: bool = True):
         super().__init__()
+        self.hidden_act = hidden_act
         self.concat = Concat()
         self.num_fcs = len(hidden_channels) + 1
         dims = (in_channels, *hidden_channels, num_classes)
@@ -31,7 +36,7 @@ class FusionHead(nn.Module):
         x = self.concat(features)
         for i in range(1, self.num_fcs + 1):
             x = getattr(self, f'fc{i}')(x)
-            if i < self.num_fcs:
+            if i < self.num_fcs and self.hidden_act:
                 x = F.relu(x)
         return x
 
@@ -49,12 +54,15 @@ class LateFusionNet(nn.Module):
             ``with_head=False`` (it must expose ``out_channels``).
         hidden_channels (Sequence[int]): Widths of the hidden fc layers.
         num_classes (int): Classes.
+        hidden_act (bool): ReLU between the fc layers. Defaults to True;
+            False reproduces the release's AV-MNIST fusion MLP.
     """
 
     def __init__(self,
                  encoders: Dict[str, dict],
                  hidden_channels: Sequence[int] = (298, ),
-                 num_classes: int = 10):
+                 num_classes: int = 10,
+                 hidden_act: bool = True):
         super().__init__()
         self.encoders = nn.ModuleDict()
         for modality, cfg in encoders.items():
@@ -62,7 +70,8 @@ class LateFusionNet(nn.Module):
             self.encoders[modality] = MODELS.build(cfg)
         self.modalities = tuple(self.encoders.keys())
         in_channels = sum(e.out_channels for e in self.encoders.values())
-        self.fusion = FusionHead(in_channels, hidden_channels, num_classes)
+        self.fusion = FusionHead(in_channels, hidden_channels, num_classes,
+                                 hidden_act)
         self.num_classes = num_classes
 
     def forward(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
