@@ -7,7 +7,7 @@
 #   python tools/test.py configs/mst/mst_nyu_rgb.py CKPT [--show-dir DIR]
 _base_ = [
     '../_base_/models/fusenet.py', '../_base_/datasets/nyu_depth_v2.py',
-    '../_base_/schedules/mst_nyu.py', '../_base_/seg_runtime.py'
+    '../_base_/schedules/mst_benchmark.py', '../_base_/seg_runtime.py'
 ]
 model = dict(
     type='DenseMSTDistill',

@@ -12,6 +12,7 @@ map).
 from typing import List, Optional
 
 import torch
+import torch.nn.functional as F
 
 from mstkd.registry import MODELS
 from .mst_distill import MSTDistill
@@ -56,9 +57,26 @@ class DenseMSTDistill(MSTDistill):
         self.ignore_index = ignore_index
 
     def _labels(self, data_samples) -> torch.Tensor:
-        return torch.stack([
-            sample.gt_sem_seg.data.squeeze(0) for sample in data_samples
-        ]).long()
+        """``(B, H, W)`` label maps, padded at the bottom/right with the
+        void label to the largest map of the batch (in test mode mmseg's
+        ``SegDataPreProcessor`` pads the images but not the labels)."""
+        maps = [sample.gt_sem_seg.data.squeeze(0) for sample in data_samples]
+        height = max(m.shape[-2] for m in maps)
+        width = max(m.shape[-1] for m in maps)
+        return torch.stack([self._pad(m, height, width) for m in maps])
+
+    def _pad(self, labels: torch.Tensor, height: int,
+             width: int) -> torch.Tensor:
+        pad = (0, width - labels.shape[-1], 0, height - labels.shape[-2])
+        if any(pad):
+            labels = F.pad(labels, pad, value=self.ignore_index)
+        return labels.long()
+
+    def _track_masknet_val(self, inputs, student, labels=None) -> None:
+        # Validation labels are not padded to the (size-divisor) input size.
+        if labels is not None:
+            labels = self._pad(labels, *student.shape[-2:])
+        super()._track_masknet_val(inputs, student, labels)
 
     def _sample_idx(self, data_samples) -> Optional[List[str]]:
         # mmseg samples carry no index; the image path identifies a sample.

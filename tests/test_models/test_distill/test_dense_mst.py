@@ -208,3 +208,24 @@ def test_teacher_cache_keys_by_image_path():
     again = model(inputs, samples, mode='loss')
     assert first['loss_dkd'].item() == pytest.approx(
         again['loss_dkd'].item(), rel=1e-6)
+
+
+def test_s2_validation_with_unpadded_labels():
+    """In test mode mmseg pads the images to the size divisor but not the
+    labels: the S2 validation KL counts only the real (non-void) pixels."""
+    model = build()
+    model.set_stage('s2')
+    model.eval()
+    inputs, samples = batch()
+    for s in samples:  # labels of the unpadded image (H-2) x (W-3)
+        s.gt_sem_seg = PixelData(data=s.gt_sem_seg.data[:, :H - 2, :W - 3])
+    model(inputs, samples, mode='predict')
+    val = model.pop_masknet_val()
+    valid = sum(int((s.gt_sem_seg.data != 255).sum()) for s in samples)
+    assert float(val['samples']) == valid
+    labels = model._labels(samples)
+    assert labels.shape == (3, H - 2, W - 3)
+    padded = model._pad(labels, H, W)
+    assert padded.shape == (3, H, W)
+    assert (padded[:, H - 2:] == 255).all()
+    assert (padded[..., W - 3:] == 255).all()
