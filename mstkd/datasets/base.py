@@ -296,7 +296,8 @@ class NpyFilesSource(LazySource):
                                     layout_hint(self.layout)) from err
         except (ValueError, OSError, EOFError) as err:
             raise UserInputError(f'{path} is not a readable .npy array '
-                                 f'({err}).' + layout_hint(self.layout))
+                                 f'({err}).' +
+                                 layout_hint(self.layout)) from err
         if arr.shape != self.shape or arr.dtype.kind not in 'fiub':
             raise UserInputError(
                 f'{path}: array of shape {list(arr.shape)} and dtype '

@@ -47,6 +47,19 @@ def _numpy_globals() -> List:
     return entries
 
 
+def numpy_arrays_allowed():
+    """Context in which a weights-only ``torch.load`` may rebuild numpy
+    arrays of plain numbers.
+
+    Only the entries not allowed yet are added: ``safe_globals()`` removes
+    its entries on exit, which would otherwise drop the process-wide
+    allowlist of :mod:`mstkd.utils.compat` (checkpoint loading).
+    """
+    allowed = set(torch.serialization.get_safe_globals())
+    return torch.serialization.safe_globals(
+        [g for g in _numpy_globals() if g not in allowed])
+
+
 def load_cmmd_file(path: str) -> tuple:
     """Load ``CMMD_data.pth`` safely (``weights_only=True``).
 
@@ -66,12 +79,7 @@ def load_cmmd_file(path: str) -> tuple:
         raise DataNotFoundError(f'CrisisMMD-V2 file not found: {path}'
                                 f'\nExpected layout:\n{LAYOUT}')
     try:
-        # Only the entries not yet allowed: safe_globals() removes its
-        # entries on exit, which would drop the process-wide allowlist of
-        # mstkd.utils.compat (checkpoint loading) otherwise.
-        allowed = set(torch.serialization.get_safe_globals())
-        extra = [g for g in _numpy_globals() if g not in allowed]
-        with torch.serialization.safe_globals(extra):
+        with numpy_arrays_allowed():
             obj = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
         detail = next((line.strip() for line in str(err).splitlines()

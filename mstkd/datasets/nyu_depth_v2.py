@@ -32,7 +32,7 @@ from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS as MMSEG_DATASETS
 
 from mstkd.registry import DATASETS
-from mstkd.utils.errors import DataNotFoundError
+from mstkd.utils.errors import DataNotFoundError, UserInputError
 from .splits import REFERENCE_SPLIT_SEED, get_permutation, split_indices
 
 NYU_CLASSES = ('wall', 'floor', 'cabinet', 'bed', 'chair', 'sofa', 'table',
@@ -208,8 +208,15 @@ class NYUDepthV2SegDataset(BaseSegDataset):
                 root, f'{meta_file} is missing (it is written last by the '
                 'converter, so the conversion did not run or did not '
                 'finish).')
-        with open(meta_file) as f:
-            meta = json.load(f)
+        try:
+            with open(meta_file) as f:
+                meta = json.load(f)
+        except ValueError as err:  # json.JSONDecodeError, bad encoding
+            raise _not_found(root, f'{meta_file} is not valid JSON ({err}); '
+                             're-run the converter.') from err
+        if not isinstance(meta, dict):
+            raise _not_found(root, f'{meta_file} does not hold a JSON '
+                             'object; re-run the converter.')
         missing = [k for k in ('num_samples', 'rgb_min', 'rgb_max',
                                'depth_format') if k not in meta]
         if missing:
@@ -226,7 +233,11 @@ class NYUDepthV2SegDataset(BaseSegDataset):
             csv = self.indices_file
             if csv and not osp.isabs(csv):
                 csv = osp.join(self.data_root, csv)
-            perm = get_permutation(num_samples, self.seed, csv)
+            try:
+                perm = get_permutation(num_samples, self.seed, csv)
+            except ValueError as err:  # a bad split file or run seed
+                raise UserInputError(f'{type(self).__name__} ({num_samples} '
+                                     f'samples): {err}') from err
             return split_indices(perm, self.split, self.ratios)
         lists = {}
         for name in ('train', 'test'):
@@ -238,8 +249,15 @@ class NYUDepthV2SegDataset(BaseSegDataset):
                     f'split_mode="standard" needs {path}; convert with '
                     '--splits-mat splits.mat (or use split_mode="release").')
             with open(path) as f:
-                lists[name] = np.array(
-                    [int(line) for line in f.read().split()], dtype=np.int64)
+                words = f.read().split()
+            try:
+                lists[name] = np.array([int(w) for w in words],
+                                       dtype=np.int64)
+            except ValueError as err:
+                raise _not_found(self.data_root,
+                                 f'{path} must hold one sample index per '
+                                 f'line ({err}); re-run the converter.'
+                                 ) from err
             if lists[name].size and (lists[name].min() < 0 or
                                      lists[name].max() >= num_samples):
                 raise _not_found(self.data_root,
@@ -275,6 +293,8 @@ class NYUDepthV2SegDataset(BaseSegDataset):
         img_dir = self.data_prefix['img_path']
         depth_dir = self.data_prefix['depth_path']
         seg_dir = self.data_prefix['seg_map_path']
+        rgb_min = [float(v) for v in meta['rgb_min']]
+        rgb_max = [float(v) for v in meta['rgb_max']]
         data_list, missing = [], []
         for idx in self.sample_indices.tolist():
             stem = f'{idx:04d}'
@@ -286,8 +306,8 @@ class NYUDepthV2SegDataset(BaseSegDataset):
                 reduce_zero_label=self.reduce_zero_label,
                 seg_fields=[],
                 nyu_index=idx,
-                rgb_min=[float(v) for v in meta['rgb_min']],
-                rgb_max=[float(v) for v in meta['rgb_max']],
+                rgb_min=list(rgb_min),
+                rgb_max=list(rgb_max),
                 depth_scale=depth_scale)
             for key in ('img_path', 'depth_path', 'seg_map_path'):
                 if not osp.isfile(info[key]):

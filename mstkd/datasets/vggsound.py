@@ -153,9 +153,8 @@ class VGGSound50kDataset(MultiModalClsDataset):
                     f'{self.split} split not found, e.g. {missing[0]}'
                     f'\nExpected layout:\n{LAYOUT}')
             if len(indices):
-                shape = SEG_SHAPE if what == 'seg_labels' else source.shape
-                check_npy(source.paths[indices[0]], shape, 'fiub', LAYOUT,
-                          f'{what} features')
+                check_npy(source.paths[indices[0]], source.shape, 'fiub',
+                          LAYOUT, f'{what} features')
         out = super().select(data, labels, indices)
         if self._seg is not None:
             self.seg_labels = SplitView(self._seg, indices)

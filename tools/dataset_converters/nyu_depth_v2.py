@@ -155,11 +155,16 @@ def load_class_mapping(path: str,
                     'Gupta et al.\'s classMapping40.mat (mapClass: 1x894).')
             table = next(iter(vectors.values()))
     elif ext == '.npy':
-        table = np.load(path, allow_pickle=False)
+        try:
+            table = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise UserInputError(
+                f'{path} is not a readable .npy array of numbers ({e}).'
+            ) from e
     else:
         try:
-            rows = [line.replace(',', ' ').split()
-                    for line in open(path).read().splitlines()]
+            with open(path) as fh:
+                rows = [line.replace(',', ' ').split() for line in fh]
             rows = [r for r in rows if r and not r[0].startswith('#')]
             values = np.array([[float(x) for x in r] for r in rows])
         except ValueError as e:
@@ -359,10 +364,9 @@ def _to_hw_labels(raw: np.ndarray, lut: Optional[np.ndarray], key: str,
         raise UserInputError(
             f'{path}: {key}[{i}] has labels {lo}..{hi} out of range; expected '
             f'{what}.')
-    lab = lab.astype(np.int64)
     if lut is not None:
-        return lut[lab]
-    return np.ascontiguousarray(lab.astype(np.uint8))
+        return lut[lab.astype(np.int64)]
+    return np.ascontiguousarray(lab, dtype=np.uint8)
 
 
 def _to_hw_depth(raw: np.ndarray, path: str, i: int) -> np.ndarray:

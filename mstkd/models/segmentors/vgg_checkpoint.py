@@ -11,6 +11,7 @@ is ever downloaded: the checkpoint is a local file holding a
 """
 import logging
 import os.path as osp
+import pickle
 import re
 from typing import Dict, List, Tuple
 
@@ -56,7 +57,13 @@ def load_state_dict_file(path: str) -> Dict[str, Tensor]:
         raise DataNotFoundError(f'checkpoint file "{path}" not found. '
                                 + LAYOUT_HELP)
     from mmengine.runner.checkpoint import CheckpointLoader
-    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    try:
+        ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as e:
+        # a truncated / non-torch file, or pickled objects that a
+        # weights-only load refuses
+        raise UserInputError(f'cannot read checkpoint "{path}": {e}. ' +
+                             LAYOUT_HELP) from e
     for key in ('state_dict', 'model'):
         if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
             ckpt = ckpt[key]
