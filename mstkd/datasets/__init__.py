@@ -1,7 +1,8 @@
 from .av_mnist import AVMNISTDataset
 from .avdigits import AVDigitsDataset
-from .base import (LazySource, MemmapSource, MultiModalClsDataset,
-                   NpyFilesSource, SplitView, minmax_per_sample)
+from .multimodal_dataset import MultiModalClsDataset
+from .normalization import minmax_per_sample
+from .sources import LazySource, MemmapSource, NpyFilesSource, SplitView
 from . import transforms  # noqa: F401 (registers the RGB-D transforms)
 from .crisismmd import CrisisMMDDataset
 from .nyu_depth_v2 import NYUDepthV2SegDataset

@@ -5,6 +5,7 @@ spectrograms of spoken digits (MultiBench names FSDD, the paper TIDIGITS)
 mixed with ESC-50 noise.
 Check a download with ``tools/dataset_converters/check_av_mnist.py``.
 """
+import functools
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -13,9 +14,11 @@ import torch
 
 from mstkd.registry import DATASETS
 from mstkd.utils.errors import UserInputError
-from .base import (LazySource, MultiModalClsDataset, check_labels,
-                   gather_npy_rows, layout_hint, minmax_item,
-                   minmax_per_sample, npy_info, require_dir, require_files)
+from .file_checks import check_labels, layout_hint, require_dir, require_files
+from .multimodal_dataset import MultiModalClsDataset
+from .normalization import minmax_item, minmax_per_sample
+from .npy_io import gather_npy_rows, npy_info
+from .sources import LazySource, MemmapSource
 
 LAYOUT = """\
 avmnist/                      <- data_root
@@ -200,36 +203,26 @@ class AVMNISTDataset(MultiModalClsDataset):
         return out
 
 
+def _minmax_reshaped(row: np.ndarray, shape: tuple) -> torch.Tensor:
+    return minmax_item(row).reshape(shape)
+
+
 class _ConcatMemmap(LazySource):
-    """Rows of several ``.npy`` files, concatenated, read through memory
-    maps and min-max normalised per item."""
+    """Rows of several ``.npy`` files, concatenated: one
+    :class:`MemmapSource` per file, each row min-max normalised per item and
+    reshaped to ``shape``."""
 
     def __init__(self, paths: List[str], shape: tuple):
-        self.paths = list(paths)
         self.shape = tuple(shape)
-        self._arrays = None
-
-    @property
-    def arrays(self) -> List[np.memmap]:
-        """The memory-mapped arrays (opened on first use)."""
-        if self._arrays is None:
-            self._arrays = [
-                np.load(p, mmap_mode='r', allow_pickle=False)
-                for p in self.paths
-            ]
-        return self._arrays
+        transform = functools.partial(_minmax_reshaped, shape=self.shape)
+        self.parts = [MemmapSource(p, transform) for p in paths]
 
     def __len__(self) -> int:
-        return sum(a.shape[0] for a in self.arrays)
+        return sum(len(part) for part in self.parts)
 
     def load(self, index: int) -> torch.Tensor:
-        for arr in self.arrays:
-            if index < arr.shape[0]:
-                return minmax_item(arr[index]).reshape(self.shape)
-            index -= arr.shape[0]
+        for part in self.parts:
+            if index < len(part):
+                return part.load(index)
+            index -= len(part)
         raise IndexError(index)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state['_arrays'] = None
-        return state

@@ -20,7 +20,8 @@ import torch
 from mstkd.registry import DATASETS
 from mstkd.utils.errors import DataNotFoundError
 from .audio import log_mel_spectrogram
-from .base import MultiModalClsDataset, minmax_per_sample
+from .multimodal_dataset import MultiModalClsDataset
+from .normalization import minmax_per_sample
 
 DEFAULT_FILE = osp.join(osp.dirname(__file__), 'data', 'avdigits',
                         'avdigits.npz')

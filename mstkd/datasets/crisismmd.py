@@ -3,14 +3,16 @@ layout: pre-extracted ResNet-50 image and BERTweet text features.
 """
 import os.path as osp
 import pickle
-from typing import List
 
 import numpy as np
 import torch
 
 from mstkd.registry import DATASETS
+from mstkd.utils.compat.safe_loading import (NUMERIC_DTYPES,
+                                             numpy_array_globals)
 from mstkd.utils.errors import DataNotFoundError, UserInputError
-from .base import MultiModalClsDataset, check_labels, require_dir
+from .file_checks import check_labels, require_dir
+from .multimodal_dataset import MultiModalClsDataset
 
 DATA_FILE = 'CMMD_data.pth'
 DIMS = dict(image=2048, text=768)
@@ -26,38 +28,21 @@ CMMD-V2/                      <- data_root
                                            labels [16058] ints 0..7))"""
 
 
-def _numpy_globals() -> List:
-    """What a weights-only ``torch.load`` needs to rebuild numpy arrays of
-    plain numbers (the release saves numpy arrays, not tensors)."""
-    try:
-        from numpy._core import multiarray  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray
-    entries = [np.ndarray, np.dtype]
-    for core in ('numpy._core', 'numpy.core'):
-        entries.append(
-            (multiarray._reconstruct, f'{core}.multiarray._reconstruct'))
-        entries.append((multiarray.scalar, f'{core}.multiarray.scalar'))
-    # numpy >= 1.25 pickles a dtype through its DType class; only numeric
-    # ones (no object dtype: that would unpickle arbitrary objects).
-    for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
-              np.uint16, np.uint32, np.uint64, np.float16, np.float32,
-              np.float64):
-        entries.append(type(np.dtype(t)))
-    return entries
-
-
 def numpy_arrays_allowed():
     """Context in which a weights-only ``torch.load`` may rebuild numpy
     arrays of plain numbers.
 
     Only the entries not allowed yet are added: ``safe_globals()`` removes
     its entries on exit, which would otherwise drop the process-wide
-    allowlist of :mod:`mstkd.utils.compat` (checkpoint loading).
+    allowlist of :mod:`mstkd.utils.compat.safe_loading` (checkpoint
+    loading). The globals are those of
+    :func:`~mstkd.utils.compat.safe_loading.numpy_array_globals` for every
+    numeric dtype (no object dtype: that would unpickle arbitrary objects).
     """
     allowed = set(torch.serialization.get_safe_globals())
-    return torch.serialization.safe_globals(
-        [g for g in _numpy_globals() if g not in allowed])
+    return torch.serialization.safe_globals([
+        g for g in numpy_array_globals(NUMERIC_DTYPES) if g not in allowed
+    ])
 
 
 def load_cmmd_file(path: str) -> tuple:

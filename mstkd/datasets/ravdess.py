@@ -12,9 +12,12 @@ import torch
 
 from mstkd.registry import DATASETS
 from mstkd.utils.errors import UserInputError
-from .base import (MemmapSource, MultiModalClsDataset, check_labels, check_npy,
-                   file_key, iter_npy_chunks, layout_hint, minmax_per_sample,
-                   npy_info, require_dir, require_files)
+from .file_checks import (check_labels, file_key, layout_hint, require_dir,
+                          require_files)
+from .multimodal_dataset import MultiModalClsDataset
+from .normalization import minmax_per_sample
+from .npy_io import check_npy, iter_npy_chunks, npy_info
+from .sources import MemmapSource
 
 LAYOUT = """\
 RAVDESS_preprocessed_npy/     <- data_root

@@ -9,8 +9,10 @@ import torch
 
 from mstkd.registry import DATASETS
 from mstkd.utils.errors import DataNotFoundError, UserInputError
-from .base import (MultiModalClsDataset, NpyFilesSource, SplitView, check_npy,
-                   require_dir)
+from .file_checks import require_dir
+from .multimodal_dataset import MultiModalClsDataset
+from .npy_io import check_npy
+from .sources import NpyFilesSource, SplitView
 
 NUM_CLASSES = 141
 METADATA = 'VGGS50k_metadata.txt'

@@ -1,6 +1,7 @@
 """Tests of :mod:`mstkd.utils.compat` (mmcv-lite ``mmcv.ops`` shim, safe
 checkpoint loading). CPU only; interpreter-state checks run in subprocesses."""
 import builtins
+import glob
 import importlib.machinery
 import os
 import subprocess
@@ -13,10 +14,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mstkd.utils import compat
+from mstkd.utils.compat import import_hooks, mmcv_ops_shim
 
 REPO_ROOT = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MMCV_IS_LITE = compat._mmcv_has_ext() is False
+MMCV_IS_LITE = mmcv_ops_shim._mmcv_has_ext() is False
 needs_mmcv_lite = pytest.mark.skipif(
     not MMCV_IS_LITE, reason='full mmcv (with mmcv._ext) is installed')
 
@@ -55,6 +57,7 @@ def test_shim_makes_mmseg_import_and_build():
     proc = run_python('''
         import sys
         from mstkd.utils import compat
+        from mstkd.utils.compat import import_hooks, mmcv_ops_shim
         status = compat.apply_compat()
         assert status == dict(mmcv_ops_shim=True,
                               safe_checkpoint_loading=False), status
@@ -62,12 +65,12 @@ def test_shim_makes_mmseg_import_and_build():
         for mod in ('torch', 'mmcv', 'mmseg', 'mmengine.runner'):
             assert mod not in sys.modules, mod
         assert compat.apply_compat() == status  # idempotent
-        assert sys.meta_path.count(compat._FINDER) == 1
+        assert sys.meta_path.count(import_hooks._FINDER) == 1
 
         import mmseg.models, mmseg.datasets, mmseg.evaluation, mmseg.apis
         import mmcv
         ops = sys.modules['mmcv.ops']
-        assert isinstance(ops, compat._MmcvOpsShimModule)
+        assert isinstance(ops, mmcv_ops_shim._MmcvOpsShimModule)
         assert mmcv.ops is ops
         assert ops.point_sample is compat.point_sample
 
@@ -114,7 +117,7 @@ def mmcv_ops():
     if not compat.install_mmcv_ops_shim():
         pytest.skip('full mmcv (with mmcv._ext) is installed')
     import mmcv.ops
-    assert isinstance(mmcv.ops, compat._MmcvOpsShimModule)
+    assert isinstance(mmcv.ops, mmcv_ops_shim._MmcvOpsShimModule)
     return mmcv.ops
 
 
@@ -188,7 +191,7 @@ def test_placeholders_raise_only_when_used(mmcv_ops):
     from mmengine.utils.dl_utils import mmcv_full_available
     assert not mmcv_full_available()
     assert compat.install_mmcv_ops_shim() is True  # idempotent
-    assert sys.meta_path.count(compat._FINDER) == 1
+    assert sys.meta_path.count(import_hooks._FINDER) == 1
 
 
 def _fake_mmcv(root, with_ext: bool) -> str:
@@ -223,9 +226,10 @@ def test_shim_inactive_when_mmcv_ext_importable(tmp_path):
         '''
         import sys
         from mstkd.utils import compat
+        from mstkd.utils.compat import mmcv_ops_shim
         assert compat.install_mmcv_ops_shim() is False
         import mmcv.ops
-        assert not isinstance(mmcv.ops, compat._MmcvOpsShimModule)
+        assert not isinstance(mmcv.ops, mmcv_ops_shim._MmcvOpsShimModule)
         print('OK')
         ''',
         pythonpath=_fake_mmcv(tmp_path, with_ext=True))
@@ -238,10 +242,11 @@ def test_shim_inactive_when_mmcv_ext_importable(tmp_path):
         '''
         import sys
         from mstkd.utils import compat
+        from mstkd.utils.compat import mmcv_ops_shim
         assert compat.install_mmcv_ops_shim() is True
         assert 'mmcv' not in sys.modules  # lazy: mmcv not imported yet
         import mmcv.ops
-        assert isinstance(mmcv.ops, compat._MmcvOpsShimModule)
+        assert isinstance(mmcv.ops, mmcv_ops_shim._MmcvOpsShimModule)
         assert sys.modules['mmcv.ops'] is mmcv.ops
         print('OK')
         ''',
@@ -519,7 +524,10 @@ def test_numpy1_checkpoint_paths_load(tmp_path):
 def test_no_forbidden_strings_in_compat_sources():
     forbidden = ('weights_only' + '=False', 'TORCH_FORCE_NO_' +
                  'WEIGHTS_ONLY_LOAD')
-    for path in (compat.__file__, __file__):
+    package = os.path.dirname(compat.__file__)
+    sources = sorted(glob.glob(os.path.join(package, '*.py')))
+    assert len(sources) >= 4, sources  # __init__ + the three parts
+    for path in sources + [__file__]:
         with open(path) as f:
             text = f.read()
         for word in forbidden:
