@@ -1,12 +1,16 @@
-"""Shared test utilities: tiny data in the exact AV-Digits layout, and
-running the command-line tools as a user would."""
+"""Shared test utilities: tiny data in the exact AV-Digits layout, running
+the command-line tools as a user would, and a toy two-branch network."""
 import os
 import os.path as osp
 import subprocess
 import sys
+from collections import OrderedDict
+from contextlib import contextmanager
 from typing import List, Optional
 
 import numpy as np
+import torch
+import torch.nn as nn
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -67,3 +71,57 @@ def run_tool(args: List[str], timeout: int = 600,
         args = [sys.executable] + args
     return subprocess.run(args, cwd=REPO, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+@contextmanager
+def masked(model, pairs):
+    """Reference for the MaskNet hooks: plain forward hooks replacing each
+    layer's output by ``masknet(output)`` (several MaskNets on one layer
+    apply in order). ``pairs``: ``{path: masknet}`` or ``[(path, net)]``."""
+    from mstkd.models.task_modules import resolve_layer
+    pairs = list(pairs.items()) if isinstance(pairs, dict) else list(pairs)
+    handles = [resolve_layer(model, path).register_forward_hook(
+        lambda module, args, out, net=net: net(out)) for path, net in pairs]
+    try:
+        yield handles
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+class ToyFusion(nn.Module):
+    """Two-branch late-fusion net: image CNN (+) audio MLP -> fusion MLP."""
+
+    def __init__(self, num_classes: int = 5) -> None:
+        super().__init__()
+        self.image_trunk = nn.Sequential(
+            OrderedDict(
+                conv1=nn.Conv2d(1, 4, 3, padding=1),
+                relu1=nn.ReLU(),
+                conv2=nn.Conv2d(4, 6, 3, padding=1),
+                relu2=nn.ReLU(),
+                pool=nn.AdaptiveAvgPool2d(2),
+                flat=nn.Flatten()))
+        self.audio = nn.Linear(10, 8)
+        self.fusion = nn.Sequential(
+            OrderedDict(
+                fc1=nn.Linear(6 * 4 + 8, 12),
+                act=nn.ReLU(),
+                drop=nn.Dropout(0.5),
+                fc2=nn.Linear(12, num_classes)))
+
+    def forward(self, image: torch.Tensor,
+                audio: torch.Tensor) -> torch.Tensor:
+        feat = torch.cat([self.image_trunk(image), self.audio(audio)], 1)
+        return self.fusion(feat)
+
+
+def toy_inputs(b: int = 3) -> dict:
+    """A batch of :class:`ToyFusion` inputs."""
+    return dict(image=torch.randn(b, 1, 6, 6), audio=torch.randn(b, 10))
+
+
+def make_toy_fusion() -> nn.Module:
+    """A :class:`ToyFusion` with seed-0 weights, in eval mode."""
+    torch.manual_seed(0)
+    return ToyFusion().eval()

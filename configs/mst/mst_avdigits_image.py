@@ -1,11 +1,13 @@
 # MST-Distill on AV-Digits, image student; teacher pool MM + CM with two
 # MaskNet layers per teacher (N = 4), top-1 routing.
 _base_ = [
-    '../_base_/models/avdigits_members.py', '../_base_/datasets/avdigits.py',
-    '../_base_/schedules/mst_3stage.py', '../_base_/default_runtime.py'
+    '../_base_/models/avdigits_members.py',
+    '../_base_/models/mst_distill.py',
+    '../_base_/datasets/avdigits.py',
+    '../_base_/schedules/mst_3stage.py',
+    '../_base_/default_runtime.py'
 ]
 model = dict(
-    type='MSTDistill',
     members=dict(
         mm={{_base_.fusion_member}},
         image={{_base_.image_member}},
@@ -15,19 +17,7 @@ model = dict(
         # the fused (concatenated) feature and fc1 of the multimodal net
         mm=['fusion.concat', 'fusion.fc1'],
         # the cross-modal audio CNN's conv2 and conv3 feature maps (2-D)
-        audio=['conv2', 'conv3']),
-    k=1,
-    temperature=4.0,
-    masknet=dict(num_heads=3, projector='full'),
-    gate=dict(type='GateNet', act='relu'),
-    lambda1=dict(initial=1.0, step=30, factor=0.5),
-    lambda2=dict(initial=1.0, step=10, factor=0.9),
-    lb_mode='kl',
-    collaborative='joint',
-    routing='topk',
-    use_masknets=True,
-    reference_compat=False,
-    cache_teacher_outputs=True)
+        audio=['conv2', 'conv3']))
 
 # The best student (by validation loss, the paper's selection, and by OA) is
 # chosen in S3 only; per-epoch checkpoints for --resume are kept in every

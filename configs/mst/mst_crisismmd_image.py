@@ -1,19 +1,18 @@
 # MST-Distill on CrisisMMD-V2, image student: the paper's Table 1 (MST-Distill
 # row, CrisisMMD-V2 image) with the members of Table 5. Teacher pool MM + CM,
-# MaskNets at two layers per teacher (N = 4), top-1 routing, T = 4; the other
-# MSTDistill options keep their defaults, the paper's settings (3-head
-# MaskNets with the full projector, ReLU GateNet, KL load balance, lambda1
-# halved every 30 epochs, lambda2 -10% every 10). S1, S2 and S3 run 100
-# epochs each with Adam (../_base_/schedules/mst_benchmark.py).
+# MaskNets at two layers per teacher (N = 4), top-1 routing, T = 4, the
+# other paper settings of ../_base_/models/mst_distill.py. S1, S2 and S3
+# run 100 epochs each with Adam (../_base_/schedules/mst_benchmark.py).
 _base_ = [
     '../_base_/models/crisismmd_members.py',
+    '../_base_/models/mst_distill.py',
     '../_base_/datasets/crisismmd.py',
-    '../_base_/schedules/mst_benchmark.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/mst_benchmark.py',
+    '../_base_/default_runtime.py'
 ]
 # DATA_FORMATS names the multimodal layers fc1/fc2; in LateFusionNet they
 # are fusion.fc1/fusion.fc2 (concat -> fc1 -> fc2 -> fc3 = classes).
 model = dict(
-    type='MSTDistill',
     members=dict(
         mm={{_base_.fusion_member}},
         image={{_base_.image_member}},
@@ -23,9 +22,7 @@ model = dict(
         # multimodal teacher: fc1 (512) and fc2 (256) after fusion
         mm=['fusion.fc1', 'fusion.fc2'],
         # cross-modal teacher: fc1 (1024) and fc2 (512)
-        text=['fc1', 'fc2']),
-    k=1,
-    temperature=4.0)
+        text=['fc1', 'fc2']))
 
 # The reference protocol's learning rate on CrisisMMD-V2, in every stage.
 optim_wrapper = dict(

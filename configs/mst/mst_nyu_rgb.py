@@ -6,12 +6,17 @@
 #   tools/dist_train.sh configs/mst/mst_nyu_rgb.py 4
 #   python tools/test.py configs/mst/mst_nyu_rgb.py CKPT [--show-dir DIR]
 _base_ = [
-    '../_base_/models/fusenet.py', '../_base_/datasets/nyu_depth_v2.py',
-    '../_base_/schedules/mst_benchmark.py', '../_base_/seg_runtime.py'
+    '../_base_/models/fusenet.py',
+    '../_base_/models/mst_distill.py',
+    '../_base_/datasets/nyu_depth_v2.py',
+    '../_base_/schedules/mst_benchmark.py',
+    '../_base_/seg_runtime.py'
 ]
 model = dict(
-    type='DenseMSTDistill',
     data_preprocessor={{_base_.data_preprocessor}},
+    # label maps with void pixels (255): CE ignores them, every KL term
+    # averages over the valid pixels, predictions are SegDataSamples
+    task=dict(type='SegTask', ignore_index=255),
     members=dict(
         mm={{_base_.fusion_member}},
         rgb={{_base_.rgb_member}},
@@ -23,17 +28,8 @@ model = dict(
         mm=['bottleneck', 'decoder.block1'],
         # last encoder block and first decoder block of the depth net
         depth=['encoder.block5', 'decoder.block1']),
-    k=1,
-    temperature=4.0,
-    masknet=dict(num_heads=3, projector='full'),
+    # one routing decision per image, from the student's logit map
     gate=dict(type='DenseGateNet', act='relu'),
-    lambda1=dict(initial=1.0, step=30, factor=0.5),
-    lambda2=dict(initial=1.0, step=10, factor=0.9),
-    lb_mode='kl',
-    collaborative='joint',
-    routing='topk',
-    use_masknets=True,
-    reference_compat=False,
     # N logit maps per image do not fit in memory at 480 x 640
     cache_teacher_outputs=False)
 

@@ -1,7 +1,23 @@
-"""Model wrappers."""
-from mmengine.model import MMDistributedDataParallel
+"""Model wrappers, and the one place that strips them."""
+import torch.nn as nn
+from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 
 from mstkd.registry import MODEL_WRAPPERS
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """Strip (MM)DistributedDataParallel / DataParallel wrappers.
+
+    Args:
+        model (nn.Module): A model, wrapped or not.
+
+    Returns:
+        nn.Module: The innermost wrapped module.
+    """
+    while is_model_wrapper(model) or isinstance(
+            model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        model = model.module
+    return model
 
 
 @MODEL_WRAPPERS.register_module()

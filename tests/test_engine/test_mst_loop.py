@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from mstkd.engine.hooks import MaskNetSelectionHook
 from mstkd.utils import register_all_modules
 from tests.helpers import data_options, run_tool
 
@@ -135,18 +136,20 @@ def test_resume_after_a_kill_lands_in_stage_and_epoch(
         assert osp.isfile(osp.join(work, name))
     # the MaskNets' best validation states survived the kill
     model = resumed.model
-    assert set(model._best_masknets) == {s.key for s in model.specialized}
-    extra = saved['mst_state']
+    selection = next(h for h in resumed.hooks
+                     if isinstance(h, MaskNetSelectionHook))
+    assert set(selection.best_states) == {s.key for s in model.specialized}
+    extra = saved['masknet_selection']
     if stage == 's3':
         # kept through the kill: S2's best MaskNets, used by S3
-        assert set(extra['best_masknets']) == set(model._best_masknets)
-        for key, state in extra['best_masknets'].items():
+        assert set(extra['best_states']) == set(selection.best_states)
+        for key, state in extra['best_states'].items():
             for name, value in state.items():
                 torch.testing.assert_close(
                     model.masknets[key].state_dict()[name], value)
     else:
         # killed before S2's first validation: nothing to keep yet
-        assert extra['best_masknets'] == {}
+        assert extra['best_states'] == {}
 
 
 def test_optimizers_per_stage_are_disjoint(tiny_avdigits, tmp_path):

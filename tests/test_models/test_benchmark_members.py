@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mmengine.config import Config
 
 from mstkd.models import CNN1d, CNN3d
-from mstkd.models.distill import infer_feature_shapes
+from mstkd.models.task_modules import infer_feature_shapes
 from mstkd.registry import MODELS
 from mstkd.utils.errors import UserInputError
 from tests.helpers import REPO

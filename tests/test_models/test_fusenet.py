@@ -10,7 +10,7 @@ from mmengine.logging import MMLogger
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-from mstkd.models.distill.mask_hooks import infer_feature_shapes
+from mstkd.models.task_modules import infer_feature_shapes
 from mstkd.models.segmentors import (FuseNet, FuseNetBranch, UnpoolBlock,
                                      VGGEncoder)
 from mstkd.registry import MODELS

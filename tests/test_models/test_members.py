@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from mstkd.models import CNN2d, LateFusionNet, LeNet5
-from mstkd.models.distill import infer_feature_shapes
+from mstkd.models.task_modules import infer_feature_shapes
 
 
 def test_lenet5_layers_and_shapes():

@@ -11,7 +11,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mstkd.models.distill import infer_feature_shapes
+from mstkd.models.task_modules import infer_feature_shapes
 from mstkd.registry import MODELS
 from mstkd.utils import register_all_modules
 from tests import release_data

@@ -31,7 +31,7 @@ import torch
 
 
 def build_model(projector: str):
-    from mstkd.models.distill import MSTDistill
+    from mstkd.models import MSTDistill
     from mstkd.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     members = dict(
@@ -68,7 +68,7 @@ def run_mode(mode: str, args) -> dict:
     torch.manual_seed(0)
     model = build_model(args.projector)
     data = batches(args.samples, args.batch)
-    model.build_masknets(data[0][0])
+    model.setup(data[0][0], stages=list(model.stages))
     if mode == 'student':
         params = list(model.members['image'].parameters())
 

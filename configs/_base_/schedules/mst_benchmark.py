@@ -11,7 +11,7 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
-    constructor='MSTOptimWrapperConstructor',
+    constructor='StageOptimWrapperConstructor',
     s1=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4)),
     s2=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4)),
     s3=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4)))

@@ -1,3 +1,4 @@
 from .mst_distill_loop import MSTDistillLoop
+from .multi_stage_loop import MultiStageTrainLoop
 
-__all__ = ['MSTDistillLoop']
+__all__ = ['MSTDistillLoop', 'MultiStageTrainLoop']

@@ -1,3 +1,3 @@
-from .mst_constructor import MSTOptimWrapperConstructor
+from .stage_constructor import StageOptimWrapperConstructor
 
-__all__ = ['MSTOptimWrapperConstructor']
+__all__ = ['StageOptimWrapperConstructor']

@@ -1,3 +1,3 @@
-from .member_classifier import MemberClassifier, pack_predictions
+from .member_classifier import MemberClassifier
 
-__all__ = ['MemberClassifier', 'pack_predictions']
+__all__ = ['MemberClassifier']

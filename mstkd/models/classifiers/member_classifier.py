@@ -1,27 +1,13 @@
-from typing import Dict, List, Optional, Union
+from typing import Dict, Optional, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 from mstkd.registry import MODELS
+from ..task_modules.tasks.cls_task import pack_predictions
 
 Inputs = Union[torch.Tensor, Dict[str, torch.Tensor]]
-
-
-def pack_predictions(logits: torch.Tensor,
-                     data_samples: Optional[dict]) -> List[dict]:
-    """One dict per sample, the format :class:`ClsMetric` consumes."""
-    logits = logits.detach()
-    labels = logits.argmax(dim=1)
-    gt = data_samples.get('gt_label') if data_samples else None
-    out = []
-    for i in range(logits.shape[0]):
-        item = dict(logits=logits[i], pred_label=labels[i])
-        if gt is not None:
-            item['gt_label'] = gt[i]
-        out.append(item)
-    return out
 
 
 @MODELS.register_module()

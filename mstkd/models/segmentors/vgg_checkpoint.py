@@ -10,8 +10,6 @@ is ever downloaded: the checkpoint is a local file holding a
 ``classifier.*`` keys, if any, are not used. Layers are matched by order.
 """
 import logging
-import os.path as osp
-import pickle
 import re
 from typing import Dict, List, Tuple
 
@@ -20,7 +18,8 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from torch import Tensor
 
-from mstkd.utils.errors import DataNotFoundError, UserInputError
+from mstkd.utils.checkpoint import load_state_dict_file as _load_file
+from mstkd.utils.errors import UserInputError
 from .vgg_encoder import VGGEncoder
 
 _FEATURE_KEY = re.compile(r'^features\.(\d+)\.(\w+)$')
@@ -33,47 +32,9 @@ LAYOUT_HELP = (
 
 
 def load_state_dict_file(path: str) -> Dict[str, Tensor]:
-    """Read a checkpoint file into a flat state dict.
-
-    Args:
-        path (str): Local file (``torch.save`` of a state dict, or an
-            mmengine checkpoint with ``state_dict``).
-
-    Returns:
-        dict[str, Tensor]: The state dict (``state_dict`` / ``model``
-        wrappers and a leading ``module.`` removed).
-
-    Raises:
-        UserInputError: For a URL (nothing is downloaded) or a file that
-            does not hold a state dict.
-        DataNotFoundError: If the file does not exist.
-    """
-    if re.match(r'^[a-z][a-z0-9+.-]*://', str(path)):
-        raise UserInputError(
-            f'checkpoint "{path}" is a URL; mstkd never downloads weights. '
-            'Download the file yourself and give its local path. '
-            + LAYOUT_HELP)
-    if not osp.isfile(path):
-        raise DataNotFoundError(f'checkpoint file "{path}" not found. '
-                                + LAYOUT_HELP)
-    from mmengine.runner.checkpoint import CheckpointLoader
-    try:
-        ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as e:
-        # a truncated / non-torch file, or pickled objects that a
-        # weights-only load refuses
-        raise UserInputError(f'cannot read checkpoint "{path}": {e}. ' +
-                             LAYOUT_HELP) from e
-    for key in ('state_dict', 'model'):
-        if isinstance(ckpt, dict) and isinstance(ckpt.get(key), dict):
-            ckpt = ckpt[key]
-            break
-    if not isinstance(ckpt, dict) or not all(
-            isinstance(v, Tensor) for v in ckpt.values()):
-        raise UserInputError(f'checkpoint "{path}" does not hold a state '
-                             f'dict of tensors. ' + LAYOUT_HELP)
-    return {(k[len('module.'):] if k.startswith('module.') else k): v
-            for k, v in ckpt.items()}
+    """Read a local VGG16(-BN) checkpoint into a flat state dict (see
+    :func:`mstkd.utils.checkpoint.load_state_dict_file`)."""
+    return _load_file(path, 'checkpoint', LAYOUT_HELP)
 
 
 def is_vgg_state_dict(state_dict: Dict[str, Tensor]) -> bool:

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mstkd.models.distill import MaskNet, default_hidden_dim
+from mstkd.models.mst import MaskNet, default_hidden_dim
 from mstkd.registry import MODELS
 
 

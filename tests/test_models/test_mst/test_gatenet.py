@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mstkd.models.distill import DenseGateNet, GateNet
+from mstkd.models.mst import DenseGateNet, GateNet
 from mstkd.registry import MODELS
 
 

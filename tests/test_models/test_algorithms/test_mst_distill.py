@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mstkd.models.distill import (LayerPathError, MSTDistill, masked,
-                                  resolve_layer)
+from mstkd.engine.hooks import MaskNetSelectionHook
+from mstkd.models import LayerPathError, MSTDistill, resolve_layer
 from mstkd.utils.errors import UserInputError
+from tests.helpers import masked
 
 C = 5  # classes
 
@@ -143,8 +144,8 @@ def test_s1_variants():
     assert set(losses) == {'loss_ce_mm', 'loss_ce_a', 'loss_ce_b',
                            'loss_ce_c'}
     joint = build()
-    dml = copy.deepcopy(joint)
-    dml.collaborative = 'dml'
+    dml = build(collaborative='dml')
+    dml.load_state_dict(joint.state_dict())
     for m in (joint, dml):
         m.set_stage('s1')
     lj = joint(inputs, samples, mode='loss')
@@ -204,30 +205,32 @@ def test_s3_loss_equals_eq18_and_gradients():
     assert model.members['a'].training and model.gate.training
     inputs, samples = batch()
     losses = model(inputs, samples, mode='loss')
-    assert set(losses) == {'loss_ce', 'loss_dkd', 'loss_lb'}
+    assert set(losses) == {'loss_ce', 'loss_routed_kd', 'loss_lb'}
 
     # Direct computation of Eq. 11-18.
     tau, n = model.temperature, model.num_teachers
     lambda1, lambda2 = 0.5, 0.9**3  # epoch 35: 1 halving, 3 decays
-    assert model.lambdas() == pytest.approx((lambda1, lambda2))
+    weights = model.loss_weights()
+    assert (weights['loss_routed_kd'], weights['loss_lb']) == pytest.approx(
+        (lambda1, lambda2))
     with torch.no_grad():
         z = model.members['a'](inputs)
         teachers = model.specialized_teacher_logits(inputs)
         probs = F.softmax(model.gate(z), 1)
         top = probs.topk(2, dim=1).indices
         p_s = F.softmax(z / tau, 1)
-        dkd = 0.
+        routed = 0.
         for b in range(z.shape[0]):
             for j in top[b].tolist():
                 q = F.softmax(teachers[j, b] / tau, 0)
-                dkd += (q * (q.log() - p_s[b].log())).sum() * tau**2
-        dkd /= z.shape[0]
+                routed += (q * (q.log() - p_s[b].log())).sum() * tau**2
+        routed /= z.shape[0]
         cbar = probs.mean(0)
         lb = sum((1 / n) * (math.log(1 / n) - math.log(c)) for c in cbar)
     torch.testing.assert_close(losses['loss_ce'].detach(),
                                F.cross_entropy(z, samples['gt_label']))
-    torch.testing.assert_close(losses['loss_dkd'].detach(),
-                               lambda1 * dkd, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(losses['loss_routed_kd'].detach(),
+                               lambda1 * routed, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(losses['loss_lb'].detach(),
                                torch.tensor(lambda2 * lb), atol=1e-5,
                                rtol=1e-5)
@@ -261,7 +264,9 @@ def test_reference_compat_gate_and_lb():
     # starts at epoch 0 (x0.9 already)
     torch.testing.assert_close(ref_lb, paper_lb * 0.9 / model.num_teachers,
                                atol=1e-6, rtol=1e-5)
-    assert model.lambdas() == pytest.approx((0.5, 0.9))
+    weights = model.loss_weights()
+    assert (weights['loss_routed_kd'], weights['loss_lb']) == pytest.approx(
+        (0.5, 0.9))
 
 
 def test_routing_mean_and_skip_s2_ablations():
@@ -270,7 +275,7 @@ def test_routing_mean_and_skip_s2_ablations():
     assert mean.gate is None
     mean.set_stage('s3')
     losses = mean(inputs, samples, mode='loss')
-    assert set(losses) == {'loss_ce', 'loss_dkd'}
+    assert set(losses) == {'loss_ce', 'loss_routed_kd'}
     with torch.no_grad():
         z = mean.members['a'](inputs)
         t = mean.specialized_teacher_logits(inputs)
@@ -279,7 +284,7 @@ def test_routing_mean_and_skip_s2_ablations():
         kls = [(F.softmax(t[j] / tau, 1) *
                 (F.log_softmax(t[j] / tau, 1) - p.log())).sum(1).mean()
                for j in range(5)]
-    torch.testing.assert_close(losses['loss_dkd'].detach(),
+    torch.testing.assert_close(losses['loss_routed_kd'].detach(),
                                sum(kls) / 5 * tau**2, atol=1e-5, rtol=1e-5)
 
     plain = build(use_masknets=False)
@@ -296,8 +301,9 @@ def test_k_and_lb_mode_switches():
     model.set_stage('s3')
     losses = model(inputs, samples, mode='loss')
     assert torch.isfinite(losses['loss_lb'])
-    stats = model.pop_routing_stats()
-    assert stats['topk_count'].tolist() == [6.0] * 5  # k = N: all chosen
+    probs, topk = model.last_routing
+    assert probs.shape == (6, 5)
+    assert sorted(topk[0].tolist()) == [0, 1, 2, 3, 4]  # k = N: all chosen
     with pytest.raises(UserInputError, match='k must be in 1..N=5'):
         build(k=6)
 
@@ -313,6 +319,10 @@ def test_wrong_layer_path_lists_valid_paths():
         assert valid in msg
     with pytest.raises(UserInputError, match='teachers must name members'):
         MSTDistill(**three_modality_cfg(teachers=dict(a=['fc1'])))
+    with pytest.raises(UserInputError, match="routing must be 'topk'"):
+        MSTDistill(**three_modality_cfg(routing='gumbel'))
+    with pytest.raises(UserInputError, match='reference_compat items'):
+        MSTDistill(**three_modality_cfg(reference_compat=dict(typo=True)))
 
 
 def test_teacher_cache_gives_identical_training():
@@ -340,21 +350,27 @@ def test_teacher_cache_gives_identical_training():
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
 
 
-def test_best_masknets_and_mst_state_roundtrip():
+def test_best_masknets_kept_by_the_selection_hook():
     model = build()
+    hook = MaskNetSelectionHook()
     key = model.specialized[0].key
     before = copy.deepcopy(model.masknets[key].state_dict())
-    assert model.update_best_masknets([1.0] * 5) == [
+    assert hook.update(model, [1.0] * 5) == [
         s.name for s in model.specialized]
     with torch.no_grad():
         for p in model.masknets[key].parameters():
             p.add_(1.0)
-    assert model.update_best_masknets([2.0] * 5) == []  # no improvement
+    assert hook.update(model, [2.0] * 5) == []  # no improvement
+    assert hook.update(model, [2.0] + [0.5] * 4) == [
+        s.name for s in model.specialized[1:]]
+    checkpoint = {}
+    hook.before_save_checkpoint(None, checkpoint)
+    fresh_hook = MaskNetSelectionHook()
+    fresh_hook.after_load_checkpoint(None, checkpoint)
     state = model.state_dict()
     fresh = build()
     fresh.load_state_dict(state)
-    fresh.load_mst_state(model.mst_state())
-    fresh.load_best_masknets()
+    fresh_hook.load_best(fresh)
     for name, value in fresh.masknets[key].state_dict().items():
         torch.testing.assert_close(value, before[name])
     # A model without MaskNets (e.g. tools/test.py) loads the same state.
@@ -363,17 +379,29 @@ def test_best_masknets_and_mst_state_roundtrip():
     assert len(student_only.masknets) == 0
 
 
-def test_masknet_validation_tracking_in_s2():
+def test_masknet_validation_kl_and_side_effect_free_predict():
     model = build()
     inputs, samples = batch()
     model.set_stage('s2')
     model.eval()
-    model(inputs, samples, mode='predict')
-    val = model.pop_masknet_val()
-    assert float(val['samples']) == 6 and (val['kl_sum'] > 0).all()
-    model.set_stage('s3')
-    model(inputs, samples, mode='predict')
-    assert float(model.pop_masknet_val()['samples']) == 0
+    kl_sum, count = model.masknet_val_kl(inputs, samples)
+    assert float(count) == 6 and (kl_sum > 0).all()
+    with torch.no_grad():
+        student = model.members['a'](inputs)
+        teachers = model.specialized_teacher_logits(inputs)
+    for j in range(5):
+        tau = model.temperature
+        p = F.softmax(student / tau, 1)
+        q = F.softmax(teachers[j] / tau, 1)
+        expected = (p * (p.log() - q.log())).sum() * tau**2
+        torch.testing.assert_close(kl_sum[j], expected, atol=1e-5,
+                                   rtol=1e-5)
+    state = copy.deepcopy(model.state_dict())
+    out = model(inputs, samples, mode='predict')
+    assert len(out) == 6
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, state[key])
+    assert model.last_routing is None and not model._teacher_cache
 
 
 def test_hooks_removed_after_forward():

@@ -1,5 +1,6 @@
-"""DenseMSTDistill: per-pixel KD over valid pixels, per-image routing,
-SegDataSample predictions. Tiny mmseg segmentors stand in for FuseNet."""
+"""MSTDistill with the segmentation task: per-pixel KD over valid pixels,
+per-image routing, SegDataSample predictions. Tiny mmseg segmentors stand in
+for FuseNet."""
 import pytest
 import torch
 import torch.nn as nn
@@ -8,8 +9,8 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.structures import SegDataSample
 
-from mstkd.models.distill import DenseMSTDistill
-from mstkd.models.distill.losses import kl_divergence
+from mstkd.models import MSTDistill
+from mstkd.models.losses import kl_divergence, routed_kd
 from mstkd.registry import MODELS
 
 C = 4  # classes
@@ -52,7 +53,10 @@ def cfg(**kwargs):
         target='rgb',
         teachers=dict(mm=['enc', 'dec'], depth=['enc']),
         temperature=4.0,
-        masknet=dict(num_heads=2))
+        masknet=dict(num_heads=2),
+        task=dict(type='SegTask', ignore_index=255),
+        gate=dict(type='DenseGateNet'),
+        cache_teacher_outputs=False)
     base.update(kwargs)
     return base
 
@@ -72,7 +76,7 @@ def batch(b=3, seed=0, void_frac=0.3):
 
 
 def build(**kwargs):
-    model = DenseMSTDistill(**cfg(**kwargs))
+    model = MSTDistill(**cfg(**kwargs))
     model.build_masknets(batch()[0])
     return model
 
@@ -91,7 +95,7 @@ def test_s3_loss_is_per_pixel_kl_over_valid_pixels():
     model.set_stage('s3')
     model.eval()  # deterministic; the loss does not depend on train mode
     inputs, samples = batch()
-    labels = model._labels(samples)
+    labels = model.task.labels(samples)
     losses = model(inputs, samples, mode='loss')
     student = model.members['rgb'](inputs)
     teachers = model.specialized_teacher_logits(inputs)
@@ -103,8 +107,8 @@ def test_s3_loss_is_per_pixel_kl_over_valid_pixels():
                       temperature=4.0, reduction='none')[0]
         for b in range(3)])
     expect = (manual * valid).sum() / valid.sum()
-    lambda1, _ = model.lambdas()
-    assert losses['loss_dkd'].item() == pytest.approx(
+    lambda1 = model.loss_weights()['loss_routed_kd']
+    assert losses['loss_routed_kd'].item() == pytest.approx(
         lambda1 * expect.item(), rel=1e-5)
     assert losses['loss_ce'].item() == pytest.approx(
         F.cross_entropy(student, labels, ignore_index=255).item(), rel=1e-6)
@@ -115,7 +119,7 @@ def test_void_pixels_do_not_change_the_loss():
     model.set_stage('s3')
     model.eval()
     inputs, samples = batch()
-    labels = model._labels(samples)
+    labels = model.task.labels(samples)
     base = model(inputs, samples, mode='loss')
     # Perturb the teachers' logits at void pixels only.
     student = model.members['rgb'](inputs)
@@ -123,13 +127,12 @@ def test_void_pixels_do_not_change_the_loss():
     noisy = teachers.clone()
     void = (labels == 255).unsqueeze(1).expand_as(student)
     noisy[:, void] += 100 * torch.randn(int(void.sum()))
-    from mstkd.models.distill.losses import dkd_loss
     idx = torch.zeros(3, 1, dtype=torch.long)
     mask = labels != 255
-    a = dkd_loss(student, teachers, idx, 4.0, valid_mask=mask)
-    b = dkd_loss(student, noisy, idx, 4.0, valid_mask=mask)
+    a = routed_kd(student, teachers, idx, 4.0, valid_mask=mask)
+    b = routed_kd(student, noisy, idx, 4.0, valid_mask=mask)
     assert a.item() == pytest.approx(b.item(), rel=1e-6)
-    assert base['loss_dkd'] > 0
+    assert base['loss_routed_kd'] > 0
 
 
 def test_reference_switch_divides_by_all_pixels():
@@ -140,10 +143,10 @@ def test_reference_switch_divides_by_all_pixels():
         m.set_stage('s3')
         m.eval()
     inputs, samples = batch(void_frac=0.5)
-    valid = (paper._labels(samples) != 255).float()
+    valid = (paper.task.labels(samples) != 255).float()
     ratio = valid.sum() / valid.numel()
-    ref = model(inputs, samples, mode='loss')['loss_dkd']
-    pap = paper(inputs, samples, mode='loss')['loss_dkd']
+    ref = model(inputs, samples, mode='loss')['loss_routed_kd']
+    pap = paper(inputs, samples, mode='loss')['loss_routed_kd']
     assert ref.item() == pytest.approx(pap.item() * ratio.item(), rel=1e-5)
 
 
@@ -180,7 +183,7 @@ def test_stage_gradients():
     assert model.gate.mlp[0].weight.grad is not None
 
 
-def test_predict_returns_seg_data_samples_and_tracks_s2_val():
+def test_predict_returns_seg_data_samples_and_s2_val_kl():
     model = build()
     model.set_stage('s2')
     model.eval()
@@ -191,10 +194,10 @@ def test_predict_returns_seg_data_samples_and_tracks_s2_val():
     assert out[0].seg_logits.data.shape == (C, H, W)
     student = model.members['rgb'](inputs)
     assert torch.equal(out[1].pred_sem_seg.data[0], student[1].argmax(0))
-    val = model.pop_masknet_val()
+    kl_sum, count = model.masknet_val_kl(inputs, samples)
     valid = sum(int((s.gt_sem_seg.data != 255).sum()) for s in samples)
-    assert float(val['samples']) == valid
-    assert (val['kl_sum'] > 0).all()
+    assert float(count) == valid
+    assert (kl_sum > 0).all()
 
 
 def test_teacher_cache_keys_by_image_path():
@@ -206,8 +209,8 @@ def test_teacher_cache_keys_by_image_path():
     assert set(model._teacher_cache) == {'img_0.png', 'img_1.png',
                                          'img_2.png'}
     again = model(inputs, samples, mode='loss')
-    assert first['loss_dkd'].item() == pytest.approx(
-        again['loss_dkd'].item(), rel=1e-6)
+    assert first['loss_routed_kd'].item() == pytest.approx(
+        again['loss_routed_kd'].item(), rel=1e-6)
 
 
 def test_s2_validation_with_unpadded_labels():
@@ -219,13 +222,12 @@ def test_s2_validation_with_unpadded_labels():
     inputs, samples = batch()
     for s in samples:  # labels of the unpadded image (H-2) x (W-3)
         s.gt_sem_seg = PixelData(data=s.gt_sem_seg.data[:, :H - 2, :W - 3])
-    model(inputs, samples, mode='predict')
-    val = model.pop_masknet_val()
+    _, count = model.masknet_val_kl(inputs, samples)
     valid = sum(int((s.gt_sem_seg.data != 255).sum()) for s in samples)
-    assert float(val['samples']) == valid
-    labels = model._labels(samples)
+    assert float(count) == valid
+    labels = model.task.labels(samples)
     assert labels.shape == (3, H - 2, W - 3)
-    padded = model._pad(labels, H, W)
+    padded = model.task.labels(samples, shape=(H, W))
     assert padded.shape == (3, H, W)
     assert (padded[:, H - 2:] == 255).all()
     assert (padded[..., W - 3:] == 255).all()

@@ -1,17 +1,17 @@
+"""The losses against explicit loops in numpy (MST-Distill Eq. 1-4, 8-10,
+14, 16-18; KD; FitNets' MSE), their gradients and their weights."""
 import itertools
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from mstkd.models.distill import (CollaborativeLoss, DKDLoss,
-                                  KLDivergenceLoss, LambdaSchedule,
-                                  LoadBalanceLoss, SpecializedTeacherLoss,
-                                  collaborative_loss, dkd_loss,
-                                  kl_divergence, load_balance_loss,
-                                  mean_teacher_loss, mst_stage3_loss,
-                                  specialized_teacher_loss, step_decay)
-from mstkd.registry import MODELS
+from mstkd.models.losses import (CrossEntropyLoss, KLDivergenceLoss,
+                                 LoadBalanceLoss, MSELoss, MutualKLLoss,
+                                 RoutedKDLoss, StepDecay, kl_divergence,
+                                 load_balance, routed_kd)
+from mstkd.registry import MODELS, TASK_UTILS
 
 
 # ---------------------------------------------------------------- numpy refs
@@ -85,6 +85,25 @@ def test_dense_kl_valid_and_all():
         kl_divergence(p, q[:, :4])
 
 
+def test_kl_loss_detaches_the_target_and_is_dense():
+    torch.manual_seed(0)
+    pred = torch.randn(4, 6, requires_grad=True)
+    target = torch.randn(4, 6, requires_grad=True)
+    loss = KLDivergenceLoss(temperature=2.0)(pred, target)
+    # KL(target || pred): Eq. 8 with pred = masked teacher, target = student
+    ref = np.mean([np_kl(a(target)[b], a(pred)[b], 2.0) for b in range(4)])
+    np.testing.assert_allclose(loss.item(), ref, rtol=1e-5)
+    loss.backward()
+    assert target.grad is None and pred.grad.abs().sum() > 0
+    p, q = torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 4)
+    mod = MODELS.build(dict(type='KLDivergenceLoss', temperature=4.0,
+                            normalize='all', loss_weight=0.5))
+    valid = torch.rand(2, 4, 4) > 0.5
+    torch.testing.assert_close(
+        mod(q, p, valid),
+        0.5 * kl_divergence(p, q, 4.0, valid_mask=valid, normalize='all'))
+
+
 # ---------------------------------------------------------------- Eq. 1-4
 def _members(seed=0, n=3, b=6, c=5):
     torch.manual_seed(seed)
@@ -95,17 +114,15 @@ def _members(seed=0, n=3, b=6, c=5):
     return logits, torch.randint(0, c, (b, ))
 
 
-def test_collaborative_loss_values():
+def test_cross_entropy_and_mutual_kl_values():
     logits, labels = _members()
     t = 3.0
-    out = collaborative_loss(logits, labels, t)
-    assert set(out) == {'loss_ce_mm', 'loss_ce_image', 'loss_ce_audio',
-                        'loss_align'}
     z = {k: a(v) for k, v in logits.items()}
     y = labels.numpy()
+    ce = CrossEntropyLoss()
     for name in z:
-        ce = np.mean([np_ce(z[name][b], y[b]) for b in range(6)])
-        np.testing.assert_allclose(out[f'loss_ce_{name}'].item(), ce,
+        ref = np.mean([np_ce(z[name][b], y[b]) for b in range(6)])
+        np.testing.assert_allclose(ce(logits[name], labels).item(), ref,
                                    rtol=1e-5)
     align = 0.0
     names = list(z)
@@ -114,12 +131,12 @@ def test_collaborative_loss_values():
             for j in range(i + 1, 3):
                 zi, zj = z[names[i]][b], z[names[j]][b]
                 align += np_kl(zi, zj, t) + np_kl(zj, zi, t)
-    np.testing.assert_allclose(out['loss_align'].item(), align / 6,
-                               rtol=1e-5)
-    dml = collaborative_loss(logits, labels, t, detach=True)
-    for key in out:
-        np.testing.assert_allclose(dml[key].item(), out[key].item(),
-                                   rtol=1e-5)
+    joint = MutualKLLoss(t)(logits)
+    np.testing.assert_allclose(joint.item(), align / 6, rtol=1e-5)
+    # a list of predictions is the same; DML's detach keeps the value
+    torch.testing.assert_close(MutualKLLoss(t)(list(logits.values())), joint)
+    torch.testing.assert_close(MutualKLLoss(t, detach=True)(logits), joint)
+    assert MutualKLLoss()(list(logits.values())[:1]).item() == 0
 
 
 def _explicit_kl(p_logits, q_logits, t):
@@ -128,28 +145,28 @@ def _explicit_kl(p_logits, q_logits, t):
     return (log_p.exp() * (log_p - log_q)).sum(1).mean() * t * t
 
 
-def test_collaborative_gradients_joint_vs_dml():
+def test_mutual_kl_gradients_joint_vs_dml():
     t = 2.0
     logits, labels = _members(1)
-    names = list(logits)
-    total = sum(collaborative_loss(logits, labels, t).values())
-    grads = torch.autograd.grad(total, list(logits.values()))
-    # paper: every KL term differentiates through both of its arguments
     z = list(logits.values())
-    ref = sum(torch.nn.functional.cross_entropy(v, labels) for v in z)
+
+    def ce():
+        return sum(F.cross_entropy(v, labels) for v in z)
+
+    grads = torch.autograd.grad(ce() + MutualKLLoss(t)(z), z)
+    # paper: every KL term differentiates through both of its arguments
+    ref = ce()
     for i, j in itertools.permutations(range(3), 2):
         ref = ref + _explicit_kl(z[i], z[j], t)
     ref_grads = torch.autograd.grad(ref, z)
-    for g, r, name in zip(grads, ref_grads, names):
-        assert g.abs().sum() > 0, name
+    for g, r in zip(grads, ref_grads):
+        assert g.abs().sum() > 0
         torch.testing.assert_close(g, r, atol=1e-6, rtol=1e-5)
-
     # DML: member i only gets grads from CE_i + sum_j KL(Pj.detach() || Pi)
-    dml_total = sum(
-        collaborative_loss(logits, labels, t, detach=True).values())
-    dml_grads = torch.autograd.grad(dml_total, z)
+    dml_grads = torch.autograd.grad(
+        ce() + MutualKLLoss(t, detach=True)(z), z)
     for i in range(3):
-        own = torch.nn.functional.cross_entropy(z[i], labels)
+        own = F.cross_entropy(z[i], labels)
         for j in range(3):
             if j != i:
                 own = own + _explicit_kl(z[j].detach(), z[i], t)
@@ -159,56 +176,32 @@ def test_collaborative_gradients_joint_vs_dml():
         assert not torch.allclose(dml_grads[i], grads[i], atol=1e-4)
 
 
-def test_collaborative_single_member_and_module():
-    logits, labels = _members(n=1)
-    out = collaborative_loss(logits, labels)
-    assert out['loss_align'].item() == 0
-    logits, labels = _members(2)
-    mod = MODELS.build(dict(type='CollaborativeLoss', temperature=2.0))
-    assert isinstance(mod, CollaborativeLoss)
-    ref = collaborative_loss(logits, labels, 2.0)
-    for k, v in mod(logits, labels).items():
-        torch.testing.assert_close(v, ref[k])
-
-
-def test_collaborative_dense_ignore_index():
+def test_dense_ce_ignore_index_and_mutual_kl_valid_mask():
     torch.manual_seed(0)
     logits = {k: torch.randn(2, 4, 3, 3) for k in ('rgb', 'depth')}
     labels = torch.randint(0, 4, (2, 3, 3))
     labels[0, 0] = 255
     valid = labels != 255
-    out = collaborative_loss(logits, labels, 1.0, ignore_index=255,
-                             valid_mask=valid)
     expected = kl_divergence(logits['rgb'], logits['depth'],
                              valid_mask=valid) + kl_divergence(
                                  logits['depth'], logits['rgb'],
                                  valid_mask=valid)
-    torch.testing.assert_close(out['loss_align'], expected)
-    assert torch.isfinite(out['loss_ce_rgb'])
-
-
-# ---------------------------------------------------------------- Eq. 8-10
-def test_specialized_teacher_loss():
-    torch.manual_seed(0)
-    s = torch.randn(4, 6, requires_grad=True)
-    t = torch.randn(4, 6, requires_grad=True)
-    loss = specialized_teacher_loss(s, t, 2.0)
-    ref = np.mean([np_kl(a(s)[b], a(t)[b], 2.0) for b in range(4)])
-    np.testing.assert_allclose(loss.item(), ref, rtol=1e-5)
-    loss.backward()
-    assert s.grad is None
-    assert t.grad.abs().sum() > 0
-    torch.testing.assert_close(SpecializedTeacherLoss(2.0)(s, t), loss)
+    torch.testing.assert_close(MutualKLLoss()(logits, valid), expected)
+    ce = CrossEntropyLoss()(logits['rgb'], labels, ignore_index=255)
+    per = F.cross_entropy(logits['rgb'], labels.clamp(max=3),
+                          reduction='none')
+    torch.testing.assert_close(ce, per[valid].mean())
 
 
 # ---------------------------------------------------------------- Eq. 14
-def test_dkd_loss_matches_loop_and_grads():
+def test_routed_kd_matches_loop_and_grads():
     torch.manual_seed(0)
     n, b, c, k, temp = 4, 5, 6, 2, 3.0
     student = torch.randn(b, c, requires_grad=True)
     teachers = torch.randn(n, b, c, requires_grad=True)
     idx = torch.stack([torch.randperm(n)[:k] for _ in range(b)])
-    loss = dkd_loss(student, teachers, idx, temp)
+    loss = RoutedKDLoss(temp)(student, teachers, idx)
+    # Eq. 14: the sum over the k selected teachers, then the batch mean
     ref = np.mean([
         sum(np_kl(a(teachers)[j, i], a(student)[i], temp)
             for j in idx[i].tolist()) for i in range(b)
@@ -217,13 +210,11 @@ def test_dkd_loss_matches_loop_and_grads():
     loss.backward()
     assert teachers.grad is None
     assert student.grad.abs().sum() > 0
-    # list input and module form
     torch.testing.assert_close(
-        dkd_loss(student, list(teachers), idx, temp), loss)
-    torch.testing.assert_close(DKDLoss(temp)(student, teachers, idx), loss)
+        routed_kd(student, list(teachers), idx, temp), loss)
 
 
-def test_mean_teacher_loss():
+def test_routed_kd_without_routing_is_the_mean_over_teachers():
     torch.manual_seed(0)
     student, teachers = torch.randn(3, 4), torch.randn(5, 3, 4)
     ref = np.mean([
@@ -231,14 +222,12 @@ def test_mean_teacher_loss():
         for i in range(3)
     ])
     np.testing.assert_allclose(
-        mean_teacher_loss(student, teachers).item(), ref, rtol=1e-5)
-    np.testing.assert_allclose(
-        DKDLoss()(student, teachers).item(), ref, rtol=1e-5)
+        RoutedKDLoss()(student, teachers).item(), ref, rtol=1e-5)
     with pytest.raises(ValueError):
-        mean_teacher_loss(student, teachers[:, :2])
+        RoutedKDLoss()(student, teachers[:, :2])
 
 
-def test_dense_dkd():
+def test_dense_routed_kd():
     torch.manual_seed(0)
     n, b, c, h, w = 3, 2, 4, 2, 3
     student = torch.randn(b, c, h, w)
@@ -252,12 +241,12 @@ def test_dense_dkd():
                              a(student)[i, :, y, x], 4.0)
     m = valid.numpy()
     np.testing.assert_allclose(
-        dkd_loss(student, teachers, idx, 4.0, valid_mask=valid).item(),
+        RoutedKDLoss(4.0)(student, teachers, idx, valid).item(),
         per[m].sum() / m.sum(), rtol=1e-5)
     np.testing.assert_allclose(
-        dkd_loss(student, teachers, idx, 4.0, valid_mask=valid,
-                 normalize='all').item(), per[m].sum() / per.size,
-        rtol=1e-5)
+        RoutedKDLoss(4.0, normalize='all')(student, teachers, idx,
+                                           valid).item(),
+        per[m].sum() / per.size, rtol=1e-5)
 
 
 # ---------------------------------------------------------------- Eq. 16-17
@@ -267,78 +256,64 @@ def test_load_balance_kl_and_cv():
     p = a(probs)
     c_bar = p.mean(0)
     kl = sum(0.25 * (np.log(0.25) - np.log(c_bar[j])) for j in range(4))
-    np.testing.assert_allclose(load_balance_loss(probs).item(), kl,
-                               rtol=1e-5)
+    np.testing.assert_allclose(load_balance(probs).item(), kl, rtol=1e-5)
     np.testing.assert_allclose(
-        load_balance_loss(probs, reference_compat=True).item(), kl / 4,
-        rtol=1e-5)
+        LoadBalanceLoss(divide_by_n=True)(probs).item(), kl / 4, rtol=1e-5)
     imp = p.sum(0)
     cv = np.var(imp, ddof=1) / np.mean(imp)**2
-    np.testing.assert_allclose(load_balance_loss(probs, 'cv').item(), cv,
+    np.testing.assert_allclose(LoadBalanceLoss('cv')(probs).item(), cv,
                                rtol=1e-4)
     uniform = torch.full((8, 4), 0.25)
-    assert load_balance_loss(uniform).abs().item() < 1e-6
-    assert load_balance_loss(uniform, 'cv').abs().item() < 1e-6
-    load_balance_loss(probs).backward()
+    assert load_balance(uniform).abs().item() < 1e-6
+    assert load_balance(uniform, 'cv').abs().item() < 1e-6
+    LoadBalanceLoss()(probs).backward()
     assert probs.grad.abs().sum() > 0
-    torch.testing.assert_close(LoadBalanceLoss('cv')(probs),
-                               load_balance_loss(probs, 'cv'))
     with pytest.raises(ValueError):
-        load_balance_loss(probs, 'entropy')
+        LoadBalanceLoss('entropy')
 
 
-# ---------------------------------------------------------------- schedules
-def test_step_decay_paper_and_reference():
-    lam1 = [step_decay(1.0, e, 30, 0.5) for e in range(100)]
-    assert lam1[0] == lam1[29] == 1.0 and lam1[30] == 0.5
-    assert lam1[60] == 0.25 and lam1[99] == 0.125
-    lam2 = [step_decay(1.0, e, 10, 0.9) for e in range(100)]
-    np.testing.assert_allclose(lam2, [0.9**(e // 10) for e in range(100)])
-    ref = [step_decay(1.0, e, 30, 0.5, reference_compat=True)
-           for e in range(100)]
-    # the release multiplies whenever epoch % 30 == 0, epoch 0 included
-    value, loop = 1.0, []
-    for e in range(100):
-        if e % 30 == 0:
-            value *= 0.5
-        loop.append(value)
-    assert ref == loop
-    sched = MODELS.build(dict(type='LambdaSchedule', step=10, factor=0.9,
-                              initial=2.0))
-    assert isinstance(sched, LambdaSchedule)
-    assert sched(25) == pytest.approx(2.0 * 0.81)
-    with pytest.raises(ValueError):
-        step_decay(1.0, -1, 10, 0.9)
+# ---------------------------------------------------------------- FitNets
+def test_mse_loss_and_shape_error():
+    pred = torch.randn(3, 5, requires_grad=True)
+    target = torch.randn(3, 5, requires_grad=True)
+    loss = MSELoss(loss_weight=2.0)(pred, target)
+    np.testing.assert_allclose(loss.item(),
+                               2 * ((a(pred) - a(target))**2).mean(),
+                               rtol=1e-6)
+    loss.backward()
+    assert target.grad is None and pred.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='connector'):
+        MSELoss()(pred, target[:, :4])
 
 
 # ---------------------------------------------------------------- Eq. 18
-def test_mst_stage3_loss():
-    torch.manual_seed(0)
-    b, c, n = 4, 5, 3
-    student = torch.randn(b, c, requires_grad=True)
-    teachers = torch.randn(n, b, c)
-    probs = torch.softmax(torch.randn(b, n), 1).requires_grad_()
-    idx = probs.topk(1, 1).indices
-    labels = torch.randint(0, c, (b, ))
-    out = mst_stage3_loss(student, labels, teachers, probs, idx, 2.0,
-                          lambda1=0.5, lambda2=0.9)
-    assert set(out) == {'loss_ce', 'loss_dkd', 'loss_lb'}
-    torch.testing.assert_close(
-        out['loss_ce'], torch.nn.functional.cross_entropy(student, labels))
-    torch.testing.assert_close(out['loss_dkd'],
-                               0.5 * dkd_loss(student, teachers, idx, 2.0))
-    torch.testing.assert_close(out['loss_lb'], 0.9 * load_balance_loss(probs))
-    out['loss_lb'].backward()
-    assert student.grad is None and probs.grad.abs().sum() > 0
+def test_step_decay_paper_and_offset():
+    lam1 = [StepDecay(1.0, 30, 0.5)(e) for e in range(100)]
+    assert lam1[0] == lam1[29] == 1.0 and lam1[30] == 0.5
+    assert lam1[60] == 0.25 and lam1[99] == 0.125
+    lam2 = [StepDecay(1.0, 10, 0.9)(e) for e in range(100)]
+    np.testing.assert_allclose(lam2, [0.9**(e // 10) for e in range(100)])
+    # offset=1: one period elapsed at epoch 0 (decay_from_epoch0)
+    shifted = [StepDecay(1.0, 30, 0.5, offset=1)(e) for e in range(100)]
+    assert shifted == [0.5**(e // 30 + 1) for e in range(100)]
+    sched = TASK_UTILS.build(dict(type='StepDecay', step=10, factor=0.9,
+                                  initial=2.0))
+    assert sched(25) == pytest.approx(2.0 * 0.81)
+    with pytest.raises(ValueError):
+        sched(-1)
 
 
-def test_kl_module():
-    torch.manual_seed(0)
-    p, q = torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 4)
-    mod = MODELS.build(dict(type='KLDivergenceLoss', temperature=4.0,
-                            normalize='all'))
-    assert isinstance(mod, KLDivergenceLoss)
-    valid = torch.rand(2, 4, 4) > 0.5
-    torch.testing.assert_close(
-        mod(p, q, valid),
-        kl_divergence(p, q, 4.0, valid_mask=valid, normalize='all'))
+def test_scheduled_loss_weight():
+    loss = RoutedKDLoss(loss_weight=dict(type='StepDecay', step=30,
+                                         factor=0.5))
+    student, teachers = torch.randn(3, 4), torch.randn(2, 3, 4)
+    base = RoutedKDLoss()(student, teachers)
+    assert loss.loss_weight == 1.0
+    loss.set_epoch(61)
+    assert loss.loss_weight == 0.25
+    torch.testing.assert_close(loss(student, teachers), 0.25 * base)
+    fixed = LoadBalanceLoss(loss_weight=0.3)
+    fixed.set_epoch(100)
+    assert fixed.loss_weight == 0.3
+    assert fixed.loss_name == 'loss_lb' and loss.loss_name == \
+        'loss_routed_kd'

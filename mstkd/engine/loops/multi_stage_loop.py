@@ -1,0 +1,198 @@
+"""Training in declared stages (torchdistill-style), on mmengine's Runner."""
+import os
+import os.path as osp
+from collections import OrderedDict
+from typing import Dict, Tuple, Union
+
+import torch
+from mmengine.dist import is_distributed, is_main_process
+from mmengine.optim import OptimWrapperDict
+from mmengine.runner import EpochBasedTrainLoop
+
+from mstkd.models.wrappers import unwrap_model
+from mstkd.registry import HOOKS, LOOPS
+from mstkd.utils.errors import UserInputError
+
+
+def parse_stage_epochs(stages: Dict[str, Union[int, dict]]
+                       ) -> 'OrderedDict[str, int]':
+    """``dict(s1=15, s2=dict(epochs=2))`` -> ordered name -> epochs."""
+    if not stages:
+        raise UserInputError('train_cfg.stages needs at least one stage, '
+                             'e.g. stages=dict(hint=5, kd=15).')
+    parsed = OrderedDict()
+    for name, spec in stages.items():
+        if isinstance(spec, dict):
+            unknown = set(spec) - {'epochs'}
+            if unknown or 'epochs' not in spec:
+                raise UserInputError(
+                    f'train_cfg.stages.{name} is the number of epochs or '
+                    f'dict(epochs=N); got {spec}.')
+            spec = spec['epochs']
+        if not isinstance(spec, int) or isinstance(spec, bool) or spec < 0:
+            raise UserInputError(f'train_cfg.stages.{name}: epochs must be '
+                                 f'an integer >= 0, got {spec!r}.')
+        parsed[name] = spec
+    return parsed
+
+
+@LOOPS.register_module()
+class MultiStageTrainLoop(EpochBasedTrainLoop):
+    """Stages of any names and count, on one global epoch/iteration counter.
+
+    The model declares what each stage trains (``model.stages``); this loop
+    declares how long: ``stages=dict(hint=5, kd=15)`` (or
+    ``dict(hint=dict(epochs=5), ...)``), in run order. Epochs ``[0, e1)``
+    are the first stage, ``[e1, e1 + e2)`` the second and so on, so a
+    checkpoint's epoch alone says where ``--resume`` continues. A stage with
+    0 epochs is skipped.
+
+    At build time the loop lets the model build its shape-dependent parts
+    (connectors, MaskNets) from one example batch, before the optimizers
+    are built and a checkpoint is resumed, and registers the hooks the
+    model requires (``model.required_hooks()``) when the config does not
+    list them. At each stage entry it sets the model's stage (freezing,
+    eval mode of the frozen parts), re-wraps the model in DDP for the new
+    trainable set and calls the ``before_train_stage`` hook point; each
+    iteration steps the stage's own optimizer wrapper
+    (``optim_wrapper[stage]``, see
+    :class:`~mstkd.engine.optimizers.StageOptimWrapperConstructor`); at each
+    stage end it calls ``after_train_stage`` and writes
+    ``{stage}_end.pth`` atomically (a kill never leaves a truncated one).
+
+    Args:
+        runner (Runner): The runner.
+        dataloader (DataLoader | dict): The training dataloader.
+        stages (dict): Stage name -> epochs.
+        val_begin (int): First epoch to validate. Defaults to 1.
+        val_interval (int): Validation interval; the last epoch of every
+            stage is validated too. Defaults to 1.
+    """
+
+    def __init__(self, runner, dataloader, stages: Dict[str, Union[int,
+                                                                   dict]],
+                 val_begin: int = 1, val_interval: int = 1):
+        self.stage_epochs = parse_stage_epochs(stages)
+        super().__init__(runner, dataloader,
+                         max_epochs=sum(self.stage_epochs.values()),
+                         val_begin=val_begin, val_interval=val_interval)
+        self.stage = None
+        model = self.model
+        declared = list(getattr(model, 'stages', {}))
+        unknown = [s for s in self.stage_epochs if s not in declared]
+        if not declared or unknown:
+            raise UserInputError(
+                f'train_cfg.stages names {unknown or list(self.stage_epochs)}'
+                f', which the model ({type(model).__name__}) does not '
+                f'declare; its stages: {declared}.')
+        self._register_required_hooks(model)
+        active = [s for s, n in self.stage_epochs.items() if n > 0]
+        # Before the optimizers are built and a checkpoint is resumed.
+        model.setup(self._example_inputs(), active)
+        idle = [s for s in active if not any(
+            True for m in model.stage_modules(s) for _ in m.parameters())]
+        if idle:
+            raise UserInputError(
+                f'stage(s) {idle} have epochs but train no parameter (e.g. '
+                "MST's s2 with use_masknets=False): set their epochs to 0.")
+
+    # ------------------------------------------------------------------
+    @property
+    def model(self):
+        return unwrap_model(self.runner.model)
+
+    def _register_required_hooks(self, model) -> None:
+        for cfg in model.required_hooks():
+            hook_cls = HOOKS.get(cfg['type'])
+            if not any(isinstance(h, hook_cls) for h in self.runner.hooks):
+                self.runner.register_hook(dict(cfg))
+
+    def _example_inputs(self):
+        """Two collated training samples through the data preprocessor."""
+        dataset = self.dataloader.dataset
+        batch = self.dataloader.collate_fn(
+            [dataset[i] for i in range(min(2, len(dataset)))])
+        return self.model.data_preprocessor(batch, False)['inputs']
+
+    def stage_at(self, epoch: int) -> Tuple[str, int]:
+        """``(stage, first epoch of that stage)`` of a global epoch."""
+        start = 0
+        for stage, num in self.stage_epochs.items():
+            if epoch < start + num:
+                return stage, start
+            start += num
+        raise ValueError(f'epoch {epoch} is past the last stage')
+
+    # ------------------------------------------------------------------
+    def run(self) -> torch.nn.Module:
+        self.runner.call_hook('before_train')
+        while self._epoch < self._max_epochs and not self.stop_training:
+            stage, start = self.stage_at(self._epoch)
+            if stage != self.stage:
+                self._enter_stage(stage, self._epoch - start)
+            self.model.set_epoch(self._epoch - start)
+            self.run_epoch()
+            end = start + self.stage_epochs[stage]
+            if (self.runner.val_loop is not None
+                    and self._epoch >= self.val_begin
+                    and (self._epoch % self.val_interval == 0
+                         or self._epoch == end)):
+                self.runner.val_loop.run()
+            if self._epoch == end:
+                self._finish_stage(stage)
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def run_iter(self, idx, data_batch) -> None:
+        self.runner.call_hook(
+            'before_train_iter', batch_idx=idx, data_batch=data_batch)
+        optim_wrapper = self.runner.optim_wrapper
+        if isinstance(optim_wrapper, OptimWrapperDict):
+            optim_wrapper = optim_wrapper[self.stage]
+        outputs = self.runner.model.train_step(
+            data_batch, optim_wrapper=optim_wrapper)
+        self.runner.call_hook(
+            'after_train_iter', batch_idx=idx, data_batch=data_batch,
+            outputs=outputs)
+        self._iter += 1
+
+    # ------------------------------------------------------------------
+    def _enter_stage(self, stage: str, stage_epoch: int) -> None:
+        model = self.model
+        model.set_stage(stage, stage_epoch)
+        if is_distributed():
+            # DDP registers the parameters that require grad when it is
+            # built: re-wrap for the new trainable set.
+            self.runner.model = self.runner.wrap_model(
+                self.runner.cfg.get('model_wrapper_cfg'), model)
+        self.stage = stage
+        # Loss terms of the previous stage would linger in the log lines.
+        scalars = self.runner.message_hub.log_scalars
+        for key in [k for k in scalars if k.startswith('train/loss_')]:
+            scalars.pop(key)
+        trainable = sum(p.numel() for p in model.parameters()
+                        if p.requires_grad)
+        self.runner.logger.info(
+            f'Entering {model.stages[stage]["title"]} at epoch '
+            f'{self._epoch + 1} ({self.stage_epochs[stage]} epochs, '
+            f'{trainable:,} trainable parameters)')
+        self.runner.call_hook('before_train_stage', stage=stage)
+
+    def _finish_stage(self, stage: str) -> None:
+        self.runner.call_hook('after_train_stage', stage=stage)
+        self._save_stage_checkpoint(stage)
+
+    def _save_stage_checkpoint(self, stage: str) -> None:
+        """``{stage}_end.pth``, written to a temporary name and renamed, so
+        a kill never leaves a truncated stage checkpoint."""
+        work_dir = self.runner.work_dir
+        name = f'{stage}_end.pth'
+        tmp = f'.{name}.tmp'
+        self.runner.save_checkpoint(
+            work_dir, tmp, meta=dict(epoch=self._epoch, iter=self._iter,
+                                     stage=stage))
+        if is_main_process():
+            os.replace(osp.join(work_dir, tmp), osp.join(work_dir, name))
+            title = self.model.stages[stage]['title']
+            self.runner.logger.info(
+                f'{title} finished: {osp.join(work_dir, name)}')

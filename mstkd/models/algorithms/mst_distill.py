@@ -1,0 +1,428 @@
+"""MST-Distill: Mixture of Specialized Teachers (ACM MM 2025), Sec. 3.
+
+MST-Distill on :class:`ConfigurableDistiller`: its three stages and their
+losses are declared from the options below; what declaration cannot say is
+here: the MaskNets (one per (teacher, layer path) pair, Eq. 5-6, inserted by
+forward hooks), the specialized teachers' logits (Eq. 9, one batched
+forward per base teacher) and the GateNet's routing (Eq. 11-13).
+
+- ``s1`` (Eq. 1-4): every member trains; ``loss_ce_<member>`` (Eq. 1) and
+  ``loss_align`` (Eq. 2, :class:`~mstkd.models.losses.MutualKLLoss`, no
+  detach).
+- ``s2`` (Eq. 8-10): only the MaskNets train; one
+  ``loss_mask_<teacher>__<path>`` per specialized teacher (KL of the
+  detached student to the masked teacher); each depends on its own MaskNet
+  only, so one optimizer over the sum trains each MaskNet alone.
+- ``s3`` (Eq. 11-18): the student and the GateNet train; ``loss_ce``
+  (Eq. 15), ``loss_routed_kd`` (Eq. 14, weight ``lambda_1``) and
+  ``loss_lb`` (Eq. 17, weight ``lambda_2``).
+
+Records the losses read, besides the members' logits: ``specialized_logits``
+``(N, B, C[, H, W])``, ``gate_probs`` ``(B, N)`` and ``gate_topk``
+``(B, k)``. Side work of the method lives in hooks:
+:class:`~mstkd.engine.hooks.MaskNetSelectionHook` (best S2 state of every
+MaskNet by validation KL, restored for S3, Algorithm 1 lines 9-15) and
+:class:`~mstkd.engine.hooks.RoutingStatsHook` (Fig. 4 statistics).
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+
+from mstkd.registry import MODELS
+from mstkd.utils.errors import UserInputError
+from ..losses.utils import kl_divergence
+from ..mst.mask_hooks import batched_specialized_forward
+from ..task_modules.layer_paths import (infer_feature_shapes,
+                                        validate_layer_paths)
+from ..task_modules.recorder import record_key
+from .base_distiller import Inputs
+from .configurable_distiller import ConfigurableDistiller
+
+COMPAT_ITEMS = ('stacked_masks', 'lb_divide_by_n', 'decay_from_epoch0',
+                'gate_reference', 'dense_kd_divide_all')
+STAGE_TITLES = dict(s1='S1 collaborative initialization',
+                    s2='S2 specialized teacher adaptation',
+                    s3='S3 dynamic knowledge distillation')
+
+
+def parse_reference_compat(value: Union[bool, dict, None]) -> Dict[str, bool]:
+    """``reference_compat``: False (the paper, default), True (every item of
+    the public release) or a dict choosing items of :data:`COMPAT_ITEMS`."""
+    if isinstance(value, dict):
+        unknown = set(value) - set(COMPAT_ITEMS)
+        if unknown:
+            raise UserInputError(
+                f'Unknown reference_compat items {sorted(unknown)}; valid '
+                f'items: {list(COMPAT_ITEMS)}.')
+        return {k: bool(value.get(k, False)) for k in COMPAT_ITEMS}
+    return {k: bool(value) for k in COMPAT_ITEMS}
+
+
+class SpecializedTeacher:
+    """Bookkeeping of one specialized teacher: base teacher + layer path."""
+
+    def __init__(self, teacher: str, path: Optional[str]):
+        self.teacher = teacher
+        self.path = path
+        self.name = teacher if path is None else f'{teacher}:{path}'
+        self.key = self.name.replace('.', '_').replace(':', '__')
+
+
+def mst_declaration(members: Sequence[str], target: str,
+                    specialized: List[SpecializedTeacher], *,
+                    temperature: float, scale_by_t2: bool,
+                    collaborative: str, routing: str, lb_mode: str,
+                    lambda1: dict, lambda2: dict,
+                    compat: Dict[str, bool]) -> Tuple[dict, dict, dict]:
+    """MST-Distill's losses, loss mappings and stages, as data."""
+    kl = dict(temperature=temperature, scale_by_t2=scale_by_t2,
+              normalize='all' if compat['dense_kd_divide_all'] else 'valid')
+    student = record_key(target)
+    losses, mappings = {}, {}
+
+    def declare(name, cfg, mapping):
+        losses[name] = cfg
+        mappings[name] = mapping
+
+    # S1 (Eq. 1-4)
+    s1 = []
+    for name in members:
+        declare(f'loss_ce_{name}', dict(type='CrossEntropyLoss'),
+                dict(logits=record_key(name), labels='labels'))
+        s1.append(f'loss_ce_{name}')
+    if collaborative != 'independent':
+        declare('loss_align',
+                dict(type='MutualKLLoss', detach=collaborative == 'dml',
+                     **kl),
+                dict(logits=[record_key(name) for name in members]))
+        s1.append('loss_align')
+    # S2 (Eq. 8-10): KL(student.detach() || masked teacher j)
+    s2 = []
+    for j, spec in enumerate(specialized):
+        if spec.path is None:
+            break  # no MaskNets (S2 skipped)
+        declare(f'loss_mask_{spec.key}', dict(type='KLDivergenceLoss', **kl),
+                dict(pred=dict(source='specialized_logits', index=j),
+                     target=student))
+        s2.append(f'loss_mask_{spec.key}')
+    # S3 (Eq. 11-18)
+    offset = int(compat['decay_from_epoch0'])
+    declare('loss_ce', dict(type='CrossEntropyLoss'),
+            dict(logits=student, labels='labels'))
+    routed = dict(student_logits=student,
+                  teacher_logits='specialized_logits')
+    if routing == 'topk':
+        routed['topk_idx'] = 'gate_topk'
+    declare('loss_routed_kd',
+            dict(type='RoutedKDLoss',
+                 loss_weight=dict(type='StepDecay', offset=offset,
+                                  **lambda1), **kl), routed)
+    s3 = ['loss_ce', 'loss_routed_kd']
+    if routing == 'topk':
+        declare('loss_lb',
+                dict(type='LoadBalanceLoss', mode=lb_mode,
+                     divide_by_n=compat['lb_divide_by_n'],
+                     loss_weight=dict(type='StepDecay', offset=offset,
+                                      **lambda2)),
+                dict(probs='gate_probs'))
+        s3.append('loss_lb')
+    stages = dict(
+        s1=dict(trainable=['members'], losses=s1),
+        s2=dict(trainable=['masknets'], losses=s2),
+        s3=dict(trainable=['student'] + (['gate'] if routing == 'topk'
+                                         else []), losses=s3))
+    for name, spec in stages.items():
+        spec['title'] = STAGE_TITLES[name]
+    return losses, mappings, stages
+
+
+@MODELS.register_module()
+class MSTDistill(ConfigurableDistiller):
+    """The MST-Distill algorithm (classification and segmentation).
+
+    Args:
+        members (dict): Member name -> network config. The multimodal member
+            (e.g. ``mm``) and one unimodal member per modality (named by the
+            modality); every network maps the batch's ``inputs`` to logits.
+        target (str): The student member (the deployed modality).
+        teachers (dict): The teacher pool: teacher member name -> layer paths
+            (dotted, relative to that member) where MaskNets are inserted,
+            e.g. ``dict(mm=['fusion.concat', 'fusion.fc1'],
+            audio=['conv2', 'conv3'])``. MM, CM or MM+CM pools are just
+            different keys. N (Eq. 5) is the total number of paths.
+        k (int): Teachers selected per sample (Eq. 13). Defaults to 1.
+        temperature (float): KD temperature tau (Eq. 3, 9). Defaults to 4.
+        scale_by_t2 (bool): Multiply KL terms by tau^2 (Hinton et al.; the
+            reference protocol). Defaults to True.
+        collaborative (str): S1 objective: 'joint' (paper Eq. 1-4, no
+            detach), 'dml' (DML-style, detached partners, Table 7) or
+            'independent' (CE only: skipping S1's collaboration, Table 3).
+        use_masknets (bool): False skips S2: the teachers are used as they
+            are (one specialized teacher per base teacher). Defaults to True.
+        routing (str): 'topk' (Eq. 13-14) or 'mean' (average KL over all
+            teachers, no GateNet: the settings of Table 3 without S3).
+        masknet (dict): MaskNet options (``hidden_dim``, ``num_heads``,
+            ``projector``: 'full' (paper) or 'light').
+        gate (dict): GateNet config (``type='DenseGateNet'`` for
+            segmentation); ``in_channels`` and ``num_teachers`` are filled
+            in.
+        lambda1 (dict): KD weight schedule of Eq. 18: ``initial``, ``step``,
+            ``factor`` (paper: 1.0 halved every 30 epochs).
+        lambda2 (dict): Load-balance weight schedule (paper: 1.0, -10% every
+            10 epochs).
+        lb_mode (str): 'kl' (Eq. 17) or 'cv' (Table 8).
+        reference_compat (bool | dict): Reproduce the public release where it
+            differs from the paper (see :data:`COMPAT_ITEMS` and docs).
+        cache_teacher_outputs (bool): Compute the frozen specialized teachers'
+            logits once per training sample (by the task's sample ids) and
+            reuse them in every S3 epoch. Valid when the training pipeline
+            is deterministic (no augmentation: the reference protocol).
+            Defaults to True; set False for segmentation (N logit maps per
+            image do not fit in memory at 480 x 640).
+        task (dict, optional): ``dict(type='ClsTask')`` (default) or
+            ``dict(type='SegTask', ignore_index=255)``.
+        pretrained (dict, optional): Members starting from a checkpoint
+            (e.g. an earlier run's ``s1_end.pth`` to skip S1).
+        data_preprocessor (dict, optional): Defaults to mmengine's.
+        init_cfg (dict, optional): Weight initialisation config.
+    """
+
+    components = ('connectors', 'masknets', 'gate')
+    products = ('specialized_logits', 'gate_probs', 'gate_topk')
+
+    def __init__(self,
+                 members: Dict[str, dict],
+                 target: str,
+                 teachers: Dict[str, Sequence[str]],
+                 k: int = 1,
+                 temperature: float = 4.0,
+                 scale_by_t2: bool = True,
+                 collaborative: str = 'joint',
+                 use_masknets: bool = True,
+                 routing: str = 'topk',
+                 masknet: Optional[dict] = None,
+                 gate: Optional[dict] = None,
+                 lambda1: Optional[dict] = None,
+                 lambda2: Optional[dict] = None,
+                 lb_mode: str = 'kl',
+                 reference_compat: Union[bool, dict] = False,
+                 cache_teacher_outputs: bool = True,
+                 task: Optional[dict] = None,
+                 pretrained: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        if target not in members:
+            raise UserInputError(f'target "{target}" is not a member; '
+                                 f'members: {list(members)}.')
+        bad = [t for t in teachers if t not in members or t == target]
+        if bad or not teachers:
+            raise UserInputError(
+                f'teachers must name members other than the target '
+                f'"{target}"; got {list(teachers)} (bad: {bad}), members: '
+                f'{list(members)}.')
+        if collaborative not in ('joint', 'dml', 'independent'):
+            raise UserInputError("collaborative must be 'joint', 'dml' or "
+                                 f"'independent', got '{collaborative}'.")
+        if routing not in ('topk', 'mean'):
+            raise UserInputError(
+                f"routing must be 'topk' or 'mean', got '{routing}'.")
+        if lb_mode not in ('kl', 'cv'):
+            raise UserInputError(
+                f"lb_mode must be 'kl' or 'cv', got '{lb_mode}'.")
+        teacher_layers = {t: list(p) for t, p in teachers.items()}
+        specialized = [
+            SpecializedTeacher(t, p) for t, paths in teacher_layers.items()
+            for p in (paths if use_masknets else [None])
+        ]
+        if routing == 'topk' and not 1 <= k <= len(specialized):
+            raise UserInputError(f'k must be in 1..N={len(specialized)}, '
+                                 f'got {k}.')
+        compat = parse_reference_compat(reference_compat)
+        lambda1 = dict(dict(initial=1.0, step=30, factor=0.5),
+                       **(lambda1 or {}))
+        lambda2 = dict(dict(initial=1.0, step=10, factor=0.9),
+                       **(lambda2 or {}))
+        losses, mappings, stages = mst_declaration(
+            list(members), target, specialized, temperature=temperature,
+            scale_by_t2=scale_by_t2, collaborative=collaborative,
+            routing=routing, lb_mode=lb_mode, lambda1=lambda1,
+            lambda2=lambda2, compat=compat)
+        super().__init__(
+            members, target, losses=losses,
+            loss_forward_mappings=mappings, stages=stages, task=task,
+            pretrained=pretrained, data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        self.teacher_layers = teacher_layers
+        for name, paths in teacher_layers.items():
+            # Fail before training, listing the valid paths.
+            validate_layer_paths(self.members[name], paths)
+        self.specialized = specialized
+        self.num_teachers = len(specialized)
+        self.use_masknets = use_masknets
+        self.k = k
+        self.temperature = temperature
+        self.scale_by_t2 = scale_by_t2
+        self.collaborative = collaborative
+        self.routing = routing
+        self.lb_mode = lb_mode
+        self.compat = compat
+        self.cache_teacher_outputs = cache_teacher_outputs
+        self.masknet_cfg = dict(masknet or {})
+
+        gate_cfg = dict(dict(type='GateNet'), **(gate or {}))
+        if compat['gate_reference']:
+            gate_cfg['act'] = None  # release: Linear -> Linear
+        gate_cfg.update(in_channels=self.num_classes,
+                        num_teachers=self.num_teachers)
+        self.gate = MODELS.build(gate_cfg) if routing == 'topk' else None
+        self.masknets = nn.ModuleDict()  # built by setup()
+        self._teacher_cache: Dict[object, torch.Tensor] = {}
+        #: ``(probs, topk_idx)`` of the last S3 step (RoutingStatsHook).
+        self.last_routing: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        self.set_stage(self.stage)
+
+    # ------------------------------------------------------------------
+    # MaskNets
+    # ------------------------------------------------------------------
+    @property
+    def masknets_built(self) -> bool:
+        return not self.use_masknets or len(self.masknets) > 0
+
+    @property
+    def masknet_stage(self) -> str:
+        """The stage that trains the MaskNets."""
+        return 's2'
+
+    @property
+    def masknets_training(self) -> bool:
+        return 'masknets' in self.stages[self.stage]['trainable']
+
+    def setup(self, example_inputs: Inputs, stages: Sequence[str]) -> None:
+        """Build the MaskNets when S2 or S3 runs."""
+        super().setup(example_inputs, stages)
+        if self.use_masknets and {'s2', 's3'} & set(stages):
+            self.build_masknets(example_inputs)
+
+    @torch.no_grad()
+    def build_masknets(self, inputs: Inputs) -> None:
+        """Create one MaskNet per specialized teacher.
+
+        The feature shape at every layer path is inferred by a dry forward
+        of the base teacher on ``inputs`` (one example batch): never written
+        in configs. A spatial feature ``(C, H, W)`` gets a MaskNet over its C
+        channels (spatial reduction, mask broadcast over H, W).
+        """
+        if self.masknets_built:
+            return
+        for teacher, paths in self.teacher_layers.items():
+            shapes = infer_feature_shapes(
+                self.members[teacher], paths,
+                self.member_inputs(teacher, inputs))
+            for spec in self.specialized:
+                if spec.teacher != teacher:
+                    continue
+                cfg = dict(dict(type='MaskNet'), **self.masknet_cfg)
+                cfg['in_channels'] = int(shapes[spec.path][0])
+                self.masknets[spec.key] = MODELS.build(cfg)
+        self.masknets.to(next(self.members.parameters()).device)
+        print_log(
+            'MaskNets: ' + ', '.join(
+                f'{s.name} (d={self.masknets[s.key].in_channels})'
+                for s in self.specialized), logger='current')
+        self.set_stage(self.stage, self.stage_epoch)
+
+    def set_stage(self, stage: str, stage_epoch: int = 0) -> None:
+        if stage == 's2' and not self.masknets_built:
+            raise RuntimeError('The MaskNets are built by setup() (the '
+                               'multi-stage loop calls it) before S2.')
+        if stage != self.stage:
+            self._teacher_cache.clear()
+        super().set_stage(stage, stage_epoch)
+
+    # ------------------------------------------------------------------
+    # specialized teachers
+    # ------------------------------------------------------------------
+    def _teacher_forward(self, teacher: str, inputs: Inputs) -> torch.Tensor:
+        """Logits ``(K, B, C)`` of the K specialized teachers of one base
+        teacher, in ONE forward of the K-times repeated batch: a hook at
+        each layer masks its own chunk (chunk j = specialized teacher j)."""
+        model = self.members[teacher]
+        inputs = self.member_inputs(teacher, inputs)
+        if not self.use_masknets:
+            return model(inputs).unsqueeze(0)
+        # Paper: teacher j uses MaskNet j alone. Release (stage 3): the
+        # earlier hooks stay registered, so teacher j runs masks 1..j.
+        stacked = self.compat['stacked_masks'] and not self.masknets_training
+        pairs = [(s.path, self.masknets[s.key]) for s in self.specialized
+                 if s.teacher == teacher]
+        # a 1-tuple: members take the inputs (dict or tensor) as one argument
+        return batched_specialized_forward(model, pairs, (inputs, ),
+                                           stacked=stacked)
+
+    def specialized_teacher_logits(self, inputs: Inputs) -> torch.Tensor:
+        """``(N, B, C[, H, W])``: every specialized teacher (Eq. 9), in
+        :attr:`specialized` order."""
+        return torch.cat([
+            self._teacher_forward(t, inputs) for t in self.teacher_layers
+        ])
+
+    @torch.no_grad()
+    def _frozen_teacher_logits(self, inputs: Inputs, sample_ids):
+        """Frozen teachers (S3): no autograd, and optionally cached per
+        training sample across epochs."""
+        if not self.cache_teacher_outputs or sample_ids is None:
+            return self.specialized_teacher_logits(inputs)
+        if all(i in self._teacher_cache for i in sample_ids):
+            return torch.stack([self._teacher_cache[i] for i in sample_ids],
+                               dim=1)
+        logits = self.specialized_teacher_logits(inputs)
+        for col, i in enumerate(sample_ids):
+            self._teacher_cache[i] = logits[:, col].clone()
+        return logits
+
+    def add_products(self, records: dict, keys, inputs: Inputs,
+                     data_samples) -> None:
+        if 'specialized_logits' in keys:
+            if self.masknets_training:
+                logits = self.specialized_teacher_logits(inputs)
+            else:
+                logits = self._frozen_teacher_logits(
+                    inputs, self.task.sample_ids(data_samples))
+            records['specialized_logits'] = logits
+        if {'gate_probs', 'gate_topk'} & set(keys):
+            # Paper: the GateNet reads the student's logits (Eq. 11-12);
+            # only the release lets the LB gradient reach the student.
+            student = records[record_key(self.target)]
+            gate_in = student if self.compat['gate_reference'] else \
+                student.detach()
+            probs, topk_idx = self.gate.route(gate_in, self.k)
+            records.update(gate_probs=probs, gate_topk=topk_idx)
+            self.last_routing = (probs.detach(), topk_idx)
+
+    @torch.no_grad()
+    def masknet_val_kl(self, inputs: Inputs,
+                       data_samples) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The validation objective of every MaskNet (Eq. 10) on a batch:
+        ``(kl_sum (N,), count)``, summed over the samples (or valid
+        pixels); the caller averages over the whole set."""
+        student = self.member_forward(self.target, inputs)
+        labels = self.task.labels(data_samples, shape=student.shape[2:]) \
+            if student.dim() > 2 else self.task.labels(data_samples)
+        mask = self.task.valid_mask(labels)
+        teachers = self.specialized_teacher_logits(inputs)
+        kl_sum = torch.stack([
+            kl_divergence(student, teachers[j], self.temperature,
+                          self.scale_by_t2, reduction='none',
+                          valid_mask=mask).sum()
+            for j in range(self.num_teachers)])
+        count = student.new_tensor(float(student.shape[0])) \
+            if mask is None else mask.sum().to(student.dtype)
+        return kl_sum, count
+
+    def required_hooks(self) -> List[dict]:
+        hooks = [dict(type='RoutingStatsHook')]
+        if self.use_masknets:
+            hooks.insert(0, dict(type='MaskNetSelectionHook'))
+        return hooks

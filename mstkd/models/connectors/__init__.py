@@ -1,0 +1,6 @@
+"""Connectors: trainable maps between recorded features (regressors,
+projectors) whose widths a distiller fills in from a dry forward."""
+from .conv_connector import ConvConnector
+from .linear_connector import LinearConnector
+
+__all__ = ['ConvConnector', 'LinearConnector']

@@ -1,0 +1,65 @@
+"""Load balancing of a router over its experts (MST-Distill Eq. 16-17,
+Table 8)."""
+import math
+from typing import Union
+
+import torch
+from torch import Tensor
+
+from mstkd.registry import MODELS
+from .base_loss import BaseLoss
+
+
+def load_balance(probs: Tensor, mode: str = 'kl',
+                 divide_by_n: bool = False) -> Tensor:
+    """Load-balancing loss of routing probabilities ``(B, N)``.
+
+    ``mode='kl'`` (paper): ``C_bar = probs.mean(0)`` (Eq. 16) and
+    ``KL(U || C_bar) = sum_j (1/N) (log(1/N) - log C_bar_j)`` (Eq. 17).
+    ``mode='cv'`` (Table 8): squared coefficient of variation of the
+    per-teacher importance ``probs.sum(0)`` (Shazeer et al., 2017), with the
+    unbiased variance (0 when ``N == 1``). ``divide_by_n`` divides the KL
+    by ``N`` like the reference release (``KLDivLoss(reduction=
+    'batchmean')`` on a 1-D vector).
+    """
+    num = probs.shape[1]
+    if mode == 'kl':
+        c_bar = probs.mean(0).clamp_min(torch.finfo(probs.dtype).tiny)
+        loss = (math.log(1.0 / num) - c_bar.log()).sum() / num
+        return loss / num if divide_by_n else loss
+    if mode == 'cv':
+        if num == 1:
+            return probs.sum() * 0
+        importance = probs.sum(0)
+        return importance.var() / (importance.mean()**2 + 1e-10)
+    raise ValueError(f"mode must be 'kl' or 'cv', got {mode!r}")
+
+
+@MODELS.register_module()
+class LoadBalanceLoss(BaseLoss):
+    """Keeps a router from collapsing onto few teachers (Eq. 16-17).
+
+    Args:
+        mode (str): ``'kl'`` (paper) or ``'cv'`` (Table 8). Defaults to
+            ``'kl'``.
+        divide_by_n (bool): The reference release's extra ``1/N``.
+            Defaults to False.
+        loss_weight (float | dict): ``lambda_2`` of Eq. 18 (a schedule).
+            Defaults to 1.0.
+        loss_name (str): Defaults to ``'loss_lb'``.
+    """
+
+    def __init__(self,
+                 mode: str = 'kl',
+                 divide_by_n: bool = False,
+                 loss_weight: Union[float, dict] = 1.0,
+                 loss_name: str = 'loss_lb'):
+        super().__init__(loss_weight, loss_name)
+        if mode not in ('kl', 'cv'):
+            raise ValueError(f"mode must be 'kl' or 'cv', got {mode!r}")
+        self.mode = mode
+        self.divide_by_n = divide_by_n
+
+    def forward(self, probs: Tensor) -> Tensor:
+        return self.loss_weight * load_balance(probs, self.mode,
+                                               self.divide_by_n)
