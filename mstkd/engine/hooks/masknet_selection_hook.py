@@ -11,6 +11,10 @@ from mstkd.registry import HOOKS
 from ..utils import current_stage
 
 
+#: ``best_kl`` key of the joint criterion (``masknet_selection='joint'``).
+JOINT_KEY = '__joint__'
+
+
 @HOOKS.register_module()
 class MaskNetSelectionHook(Hook):
     """The best S2 state of every MaskNet, by its validation objective.
@@ -18,7 +22,9 @@ class MaskNetSelectionHook(Hook):
     Algorithm 1, lines 9-15 of MST-Distill: during the MaskNets' stage
     (``model.masknet_stage``) every validation pass also sums each MaskNet's
     KL (Eq. 10, ``model.masknet_val_kl``) over the validation set; after it
-    a copy of every MaskNet whose mean KL improved is kept. At the end of
+    a copy of every MaskNet whose mean KL improved is kept (or, with the
+    model's ``masknet_selection='joint'``, of all MaskNets when their
+    joint criterion improved: see :meth:`update`). At the end of
     that stage, and when a later stage is entered (e.g. after ``--resume``),
     the kept states are loaded into the MaskNets. The copies travel in
     checkpoints as ``checkpoint['masknet_selection']`` (not as parameters:
@@ -83,16 +89,37 @@ class MaskNetSelectionHook(Hook):
 
     def update(self, model, mean_kl: Sequence[float]) -> List[str]:
         """Keep a copy of every MaskNet whose validation KL improved;
-        returns the names of those specialized teachers."""
-        improved = []
-        for spec, kl in zip(model.specialized, mean_kl):
-            if kl < self.best_kl.get(spec.key, float('inf')):
-                self.best_kl[spec.key] = float(kl)
-                self.best_states[spec.key] = copy.deepcopy(
-                    {k: v.detach().cpu() for k, v in
-                     model.masknets[spec.key].state_dict().items()})
-                improved.append(spec.name)
-        return improved
+        returns the names of those specialized teachers.
+
+        With ``model.masknet_selection == 'joint'`` (the reference
+        release, ``main-MST-Distill.py``: one ``best_mn_val_loss`` for all
+        MaskNets) the criterion is the sum over base teachers of the mean
+        KL of their MaskNets, and all MaskNets are kept together when it
+        improves.
+        """
+        specs = list(model.specialized)
+        if getattr(model, 'masknet_selection', 'per_masknet') == 'joint':
+            per_teacher: Dict[str, List[float]] = {}
+            for spec, kl in zip(specs, mean_kl):
+                per_teacher.setdefault(spec.teacher, []).append(float(kl))
+            joint = sum(sum(v) / len(v) for v in per_teacher.values())
+            if joint >= self.best_kl.get(JOINT_KEY, float('inf')):
+                return []
+            self.best_kl[JOINT_KEY] = joint
+            better = specs
+        else:
+            better = [
+                spec for spec, kl in zip(specs, mean_kl)
+                if kl < self.best_kl.get(spec.key, float('inf'))
+            ]
+            for spec, kl in zip(specs, mean_kl):
+                if spec in better:
+                    self.best_kl[spec.key] = float(kl)
+        for spec in better:
+            self.best_states[spec.key] = copy.deepcopy(
+                {k: v.detach().cpu() for k, v in
+                 model.masknets[spec.key].state_dict().items()})
+        return [spec.name for spec in better]
 
     def load_best(self, model) -> None:
         """Load the kept state into every MaskNet that has one."""

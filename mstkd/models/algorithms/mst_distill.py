@@ -40,8 +40,13 @@ from ..task_modules.recorder import record_key
 from .base_distiller import Inputs
 from .configurable_distiller import ConfigurableDistiller
 
+#: Where the public reference release (Gray-OREO/MST-Distill, 093b2fe)
+#: differs from the paper; ``reference_compat`` switches them on
+#: (docs/method.md has the table, with the release's file and function).
 COMPAT_ITEMS = ('stacked_masks', 'lb_divide_by_n', 'decay_from_epoch0',
-                'gate_reference', 'dense_kd_divide_all')
+                'gate_reference', 'dense_kd_divide_all',
+                'learned_spatial_reduction', 'routed_kd_mean_over_k',
+                'lb_cv_unsquared', 'joint_masknet_selection')
 STAGE_TITLES = dict(s1='S1 collaborative initialization',
                     s2='S2 specialized teacher adaptation',
                     s3='S3 dynamic knowledge distillation')
@@ -108,7 +113,7 @@ def mst_declaration(members: Sequence[str], target: str,
                      target=student))
         s2.append(f'loss_mask_{spec.key}')
     # S3 (Eq. 11-18)
-    offset = int(compat['decay_from_epoch0'])
+    rounding = 'ceil' if compat['decay_from_epoch0'] else 'floor'
     declare('loss_ce', dict(type='CrossEntropyLoss'),
             dict(logits=student, labels='labels'))
     routed = dict(student_logits=student,
@@ -117,14 +122,17 @@ def mst_declaration(members: Sequence[str], target: str,
         routed['topk_idx'] = 'gate_topk'
     declare('loss_routed_kd',
             dict(type='RoutedKDLoss',
-                 loss_weight=dict(type='StepDecay', offset=offset,
+                 topk_reduction='mean' if compat['routed_kd_mean_over_k']
+                 else 'sum',
+                 loss_weight=dict(type='StepDecay', rounding=rounding,
                                   **lambda1), **kl), routed)
     s3 = ['loss_ce', 'loss_routed_kd']
     if routing == 'topk':
         declare('loss_lb',
                 dict(type='LoadBalanceLoss', mode=lb_mode,
                      divide_by_n=compat['lb_divide_by_n'],
-                     loss_weight=dict(type='StepDecay', offset=offset,
+                     cv_squared=not compat['lb_cv_unsquared'],
+                     loss_weight=dict(type='StepDecay', rounding=rounding,
                                       **lambda2)),
                 dict(probs='gate_probs'))
         s3.append('loss_lb')
@@ -270,10 +278,19 @@ class MSTDistill(ConfigurableDistiller):
         self.compat = compat
         self.cache_teacher_outputs = cache_teacher_outputs
         self.masknet_cfg = dict(masknet or {})
+        if compat['learned_spatial_reduction']:
+            self.masknet_cfg['spatial_reduction'] = 'learned'
+        #: 'per_masknet' (each MaskNet's best S2 epoch) or 'joint' (the
+        #: release); read by MaskNetSelectionHook.
+        self.masknet_selection = 'joint' if \
+            compat['joint_masknet_selection'] else 'per_masknet'
 
         gate_cfg = dict(dict(type='GateNet'), **(gate or {}))
         if compat['gate_reference']:
-            gate_cfg['act'] = None  # release: Linear -> Linear
+            if gate_cfg['type'] == 'DenseGateNet':
+                gate_cfg['arch'] = 'conv'  # release: GateNet_dense
+            else:
+                gate_cfg['act'] = None  # release: Linear -> Linear
         gate_cfg.update(in_channels=self.num_classes,
                         num_teachers=self.num_teachers)
         self.gate = MODELS.build(gate_cfg) if routing == 'topk' else None
@@ -324,7 +341,12 @@ class MSTDistill(ConfigurableDistiller):
                 if spec.teacher != teacher:
                     continue
                 cfg = dict(dict(type='MaskNet'), **self.masknet_cfg)
-                cfg['in_channels'] = int(shapes[spec.path][0])
+                shape = tuple(shapes[spec.path])
+                cfg['in_channels'] = int(shape[0])
+                if not (len(shape) == 3 and shape[-1] != 1):
+                    # as the release: learned reduction only for (C, H, W)
+                    # maps with W > 1; vectors and (C, 1, 1) take the mean
+                    cfg['spatial_reduction'] = 'mean'
                 self.masknets[spec.key] = MODELS.build(cfg)
         self.masknets.to(next(self.members.parameters()).device)
         print_log(

@@ -11,16 +11,19 @@ from .base_loss import BaseLoss
 
 
 def load_balance(probs: Tensor, mode: str = 'kl',
-                 divide_by_n: bool = False) -> Tensor:
+                 divide_by_n: bool = False,
+                 cv_squared: bool = True) -> Tensor:
     """Load-balancing loss of routing probabilities ``(B, N)``.
 
     ``mode='kl'`` (paper): ``C_bar = probs.mean(0)`` (Eq. 16) and
     ``KL(U || C_bar) = sum_j (1/N) (log(1/N) - log C_bar_j)`` (Eq. 17).
     ``mode='cv'`` (Table 8): squared coefficient of variation of the
     per-teacher importance ``probs.sum(0)`` (Shazeer et al., 2017), with the
-    unbiased variance (0 when ``N == 1``). ``divide_by_n`` divides the KL
-    by ``N`` like the reference release (``KLDivLoss(reduction=
-    'batchmean')`` on a 1-D vector).
+    unbiased variance (0 when ``N == 1``); ``cv_squared=False`` gives the
+    reference release's ``std / mean`` (``load_balancing_loss`` in
+    ``KD_methods/MST.py``: ``importance.std() / importance.mean()``).
+    ``divide_by_n`` divides the KL by ``N`` like the release
+    (``KLDivLoss(reduction='batchmean')`` on a 1-D vector).
     """
     num = probs.shape[1]
     if mode == 'kl':
@@ -31,6 +34,8 @@ def load_balance(probs: Tensor, mode: str = 'kl',
         if num == 1:
             return probs.sum() * 0
         importance = probs.sum(0)
+        if not cv_squared:
+            return importance.std() / importance.mean()
         return importance.var() / (importance.mean()**2 + 1e-10)
     raise ValueError(f"mode must be 'kl' or 'cv', got {mode!r}")
 
@@ -44,6 +49,9 @@ class LoadBalanceLoss(BaseLoss):
             ``'kl'``.
         divide_by_n (bool): The reference release's extra ``1/N``.
             Defaults to False.
+        cv_squared (bool): ``mode='cv'``: the squared coefficient of
+            variation (Shazeer et al. 2017, default) or, False, the
+            release's unsquared ``std / mean``.
         loss_weight (float | dict): ``lambda_2`` of Eq. 18 (a schedule).
             Defaults to 1.0.
         loss_name (str): Defaults to ``'loss_lb'``.
@@ -52,6 +60,7 @@ class LoadBalanceLoss(BaseLoss):
     def __init__(self,
                  mode: str = 'kl',
                  divide_by_n: bool = False,
+                 cv_squared: bool = True,
                  loss_weight: Union[float, dict] = 1.0,
                  loss_name: str = 'loss_lb'):
         super().__init__(loss_weight, loss_name)
@@ -59,7 +68,8 @@ class LoadBalanceLoss(BaseLoss):
             raise ValueError(f"mode must be 'kl' or 'cv', got {mode!r}")
         self.mode = mode
         self.divide_by_n = divide_by_n
+        self.cv_squared = cv_squared
 
     def forward(self, probs: Tensor) -> Tensor:
-        return self.loss_weight * load_balance(probs, self.mode,
-                                               self.divide_by_n)
+        return self.loss_weight * load_balance(
+            probs, self.mode, self.divide_by_n, self.cv_squared)

@@ -63,7 +63,10 @@ class RoutedKDLoss(SoftenedKLLoss):
 
     ``topk_idx`` ``(B, k)`` selects each sample's teachers (the GateNet's
     top-k, Eq. 13); the loss sums their KL to the student, as Eq. 14
-    writes, and averages over the batch. Without ``topk_idx`` every teacher
+    writes (``topk_reduction='sum'``), and averages over the batch. The
+    reference release averages the k terms instead (``'mean'``:
+    ``k_ways_MTGdistillation_detached`` in ``KD_methods/MST.py`` returns
+    ``loss / k``); both agree at k = 1. Without ``topk_idx`` every teacher
     is used with weight ``1/N``: the mean over all teachers (the Table 3
     settings without S3's routing). Renamed from mstkd's earlier ``DKD``,
     which collides with Decoupled KD (Zhao et al., 2022).
@@ -72,6 +75,8 @@ class RoutedKDLoss(SoftenedKLLoss):
         temperature (float): Defaults to 1.0.
         scale_by_t2 (bool): Defaults to True.
         normalize (str): Dense mean over ``'valid'`` or ``'all'`` pixels.
+        topk_reduction (str): ``'sum'`` (Eq. 14, default) or ``'mean'``
+            over the k selected teachers.
         loss_weight (float | dict): ``lambda_1`` of Eq. 18 (a schedule).
             Defaults to 1.0.
         loss_name (str): Defaults to ``'loss_routed_kd'``.
@@ -81,10 +86,15 @@ class RoutedKDLoss(SoftenedKLLoss):
                  temperature: float = 1.0,
                  scale_by_t2: bool = True,
                  normalize: str = 'valid',
+                 topk_reduction: str = 'sum',
                  loss_weight: Union[float, dict] = 1.0,
                  loss_name: str = 'loss_routed_kd'):
         super().__init__(temperature, scale_by_t2, normalize, loss_weight,
                          loss_name)
+        if topk_reduction not in ('sum', 'mean'):
+            raise ValueError("topk_reduction must be 'sum' or 'mean', got "
+                             f'{topk_reduction!r}')
+        self.topk_reduction = topk_reduction
 
     def forward(self,
                 student_logits: Tensor,
@@ -95,6 +105,8 @@ class RoutedKDLoss(SoftenedKLLoss):
         if topk_idx is not None:
             loss = routed_kd(student_logits, teacher_logits, topk_idx,
                              self.temperature, self.scale_by_t2, **kwargs)
+            if self.topk_reduction == 'mean':
+                loss = loss / topk_idx.shape[1]
         else:
             teachers = _stack_teachers(teacher_logits, student_logits)
             num, batch = teachers.shape[:2]

@@ -21,14 +21,18 @@ def reduce_loss(loss: Tensor,
     Args:
         loss (Tensor): Element-wise loss.
         reduction (str): ``'mean'``, ``'sum'`` or ``'none'``.
-        valid_mask (Tensor, optional): Bool mask of ``loss``'s shape; invalid
-            (e.g. void) elements contribute zero.
-        normalize (str): For ``'mean'``: ``'valid'`` divides by the number of
-            valid elements, ``'all'`` by all elements (void included).
+        valid_mask (Tensor, optional): Bool mask of ``loss``'s shape; with
+            ``normalize='valid'`` invalid (e.g. void) elements contribute
+            zero.
+        normalize (str): ``'valid'``: the mean over the valid elements.
+            ``'all'``: every element counts, void included, and the mean
+            divides by all of them (the MST reference release's dense KL:
+            ``F.kl_div(..., reduction='batchmean') / (H * W)`` over the
+            whole map, ``KD_methods/MST.py`` ``distillation_loss``).
 
     Returns:
-        Tensor: The reduced loss (``loss`` with zeroed invalid elements for
-        ``'none'``).
+        Tensor: The reduced loss (for ``'none'``: ``loss``, invalid elements
+        zeroed unless ``normalize='all'``).
     """
     if normalize not in ('valid', 'all'):
         raise ValueError(f"normalize must be 'valid' or 'all', got "
@@ -37,14 +41,17 @@ def reduce_loss(loss: Tensor,
         if valid_mask.shape != loss.shape:
             raise ValueError(f'valid_mask shape {tuple(valid_mask.shape)} '
                              f'does not match {tuple(loss.shape)}')
-        loss = loss * valid_mask.to(loss.dtype)
+        if normalize == 'all':
+            valid_mask = None
+        else:
+            loss = loss * valid_mask.to(loss.dtype)
     if reduction == 'none':
         return loss
     if reduction == 'sum':
         return loss.sum()
     if reduction != 'mean':
         raise ValueError(f'unknown reduction {reduction!r}')
-    if valid_mask is None or normalize == 'all':
+    if valid_mask is None:
         return loss.sum() / loss.numel()
     return loss.sum() / valid_mask.sum().clamp_min(1)
 

@@ -4,13 +4,21 @@ from mstkd.registry import TASK_UTILS
 
 @TASK_UTILS.register_module()
 class StepDecay:
-    """``initial * factor ** (epoch // step + offset)``.
+    """``initial * factor ** periods(epoch)``, ``epoch`` counted from 0
+    inside the stage.
 
     MST-Distill's Eq. 18 weights: ``lambda_1`` halves every 30 S3 epochs
     (``step=30, factor=0.5``), ``lambda_2`` drops 10% every 10
-    (``step=10, factor=0.9``), ``epoch`` counted from 0 inside the stage.
-    ``offset=1`` gives ``factor ** (epoch // step + 1)`` (mstkd's
-    ``reference_compat.decay_from_epoch0``).
+    (``step=10, factor=0.9``).
+
+    - ``rounding='floor'`` (the paper, default): ``periods = epoch // step``,
+      the weight drops after every ``step`` completed epochs.
+    - ``rounding='ceil'`` (the reference release): ``periods =
+      ceil(epoch / step)``. The release multiplies at the end of every
+      epoch ``e`` with ``e % step == 0`` (``main-MST-Distill.py``:
+      ``args.w_kl *= 0.5 if epoch % 30 == 0 else 1``), epoch 0 included,
+      so epoch 0 trains at ``initial`` and epochs ``1 .. step`` at
+      ``initial * factor``.
 
     Config: ``loss_weight=dict(type='StepDecay', initial=1.0, step=30,
     factor=0.5)`` on any loss.
@@ -19,26 +27,36 @@ class StepDecay:
         initial (float): Weight at epoch 0. Defaults to 1.0.
         step (int): Decay period in epochs. Defaults to 30.
         factor (float): Factor per period. Defaults to 0.5.
-        offset (int): Periods already elapsed at epoch 0. Defaults to 0.
+        rounding (str): ``'floor'`` or ``'ceil'``. Defaults to ``'floor'``.
     """
 
     def __init__(self,
                  initial: float = 1.0,
                  step: int = 30,
                  factor: float = 0.5,
-                 offset: int = 0) -> None:
+                 rounding: str = 'floor') -> None:
         if step <= 0:
             raise ValueError(f'step must be > 0, got {step}')
+        if rounding not in ('floor', 'ceil'):
+            raise ValueError(
+                f"rounding must be 'floor' or 'ceil', got {rounding!r}")
         self.initial = initial
         self.step = step
         self.factor = factor
-        self.offset = offset
+        self.rounding = rounding
 
-    def __call__(self, epoch: int) -> float:
+    def periods(self, epoch: int) -> int:
+        """Decay periods applied at ``epoch``."""
         if epoch < 0:
             raise ValueError(f'epoch must be >= 0, got {epoch}')
-        return self.initial * self.factor**(epoch // self.step + self.offset)
+        if self.rounding == 'floor':
+            return epoch // self.step
+        return -(-epoch // self.step)
+
+    def __call__(self, epoch: int) -> float:
+        return self.initial * self.factor**self.periods(epoch)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(initial={self.initial}, step='
-                f'{self.step}, factor={self.factor}, offset={self.offset})')
+                f'{self.step}, factor={self.factor}, '
+                f'rounding={self.rounding!r})')

@@ -78,22 +78,56 @@ class GateNet(nn.Module):
 class DenseGateNet(GateNet):
     """GateNet for dense prediction: one routing decision per image.
 
-    The logit map ``(B, C, *spatial)`` (e.g. ``(B, C, H, W)``) is globally
-    average-pooled to ``(B, C)`` and routed by the same MLP as
-    :class:`GateNet`, giving per-image scores ``(B, N)``.
+    - ``arch='pooled_mlp'`` (default): the logit map ``(B, C, *spatial)`` is
+      globally average-pooled to ``(B, C)`` and routed by the same MLP as
+      :class:`GateNet`. The paper's GateNet is an MLP on the student's
+      logits (Eq. 11-12); pooling first is mstkd's reading for a map.
+    - ``arch='conv'`` (the reference release's ``GateNet_dense`` in
+      ``KD_methods/MST.py``): 1x1 conv ``C -> hidden`` -> ReLU -> depthwise
+      3x3 stride-2 conv -> ReLU -> global average pool -> ``Linear(hidden,
+      N)`` on the full-resolution logit map (``act`` does not apply).
 
-    Args: see :class:`GateNet`.
+    Args:
+        arch (str): ``'pooled_mlp'`` or ``'conv'``. Defaults to
+            ``'pooled_mlp'``.
+        Others: see :class:`GateNet`.
     """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_teachers: int,
+                 hidden_channels: Optional[int] = None,
+                 act: Optional[str] = 'relu',
+                 arch: str = 'pooled_mlp') -> None:
+        if arch not in ('pooled_mlp', 'conv'):
+            raise ValueError(
+                f"arch must be 'pooled_mlp' or 'conv', got {arch!r}")
+        super().__init__(in_channels, num_teachers, hidden_channels, act)
+        self.arch = arch
+        if arch == 'conv':
+            hidden = hidden_channels or 2 * in_channels
+            self.mlp = None
+            self.conv = nn.Sequential(
+                nn.Conv2d(in_channels, hidden, 1), nn.ReLU(),
+                nn.Conv2d(hidden, hidden, 3, stride=2, padding=1,
+                          groups=hidden), nn.ReLU(),
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(1),
+                nn.Linear(hidden, num_teachers))
 
     def forward(self, logits: Tensor) -> Tensor:
         """Raw per-image routing scores.
 
         Args:
-            logits (Tensor): Student logit map ``(B, C, *spatial)`` (a plain
-                ``(B, C)`` input is accepted as well).
+            logits (Tensor): Student logit map ``(B, C, H, W)`` (with
+                ``'pooled_mlp'`` also ``(B, C, *spatial)`` or ``(B, C)``).
 
         Returns:
             Tensor: Scores ``(B, N)``.
         """
+        if self.arch == 'conv':
+            if logits.dim() != 4:
+                raise ValueError("DenseGateNet(arch='conv') needs (B, C, H, "
+                                 f'W) logit maps, got {tuple(logits.shape)}')
+            return self.conv(logits)
         pooled = logits.flatten(2).mean(-1) if logits.dim() > 2 else logits
         return self.mlp(pooled)

@@ -30,9 +30,16 @@ class MaskNet(nn.Module):
     multi-head self-attention block mixes the tokens, a linear layer maps each
     token to one logit and the sigmoid of it is the mask of that channel.
 
-    Feature maps ``(B, C, *spatial)`` are first averaged over their spatial
-    dimensions; the ``(B, C)`` mask is then broadcast back over them, so a
-    ``(B, 120, 1, 1)`` map behaves as a 120-d vector.
+    A feature map ``(B, C, H, W)`` is first reduced to ``(B, C)``; the
+    ``(B, C)`` mask is then broadcast back over ``H, W``. The paper does not
+    say how the map is reduced:
+
+    - ``spatial_reduction='mean'`` (default): the spatial mean, no
+      parameters, so a ``(B, 120, 1, 1)`` map behaves as a 120-d vector.
+    - ``'learned'`` (the reference release's ``SpatialReduction`` in
+      ``KD_methods/MST.py``, used by its ``MaskNet_2d``): depthwise 3x3
+      stride-2 conv (no bias) -> 1x1 conv (no bias) -> BatchNorm -> ReLU ->
+      global average pool. Only for ``(B, C, H, W)`` inputs.
 
     Projectors:
 
@@ -52,6 +59,8 @@ class MaskNet(nn.Module):
         num_heads (int): Attention heads (the paper uses 3). Defaults to 3.
         projector (str): ``'full'`` or ``'light'``. Defaults to ``'full'``.
         dropout (float): Attention dropout. Defaults to 0.0.
+        spatial_reduction (str): ``'mean'`` or ``'learned'``. Defaults to
+            ``'mean'``.
     """
 
     def __init__(self,
@@ -59,7 +68,8 @@ class MaskNet(nn.Module):
                  hidden_dim: Optional[int] = None,
                  num_heads: int = 3,
                  projector: str = 'full',
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0,
+                 spatial_reduction: str = 'mean') -> None:
         super().__init__()
         if hidden_dim is None:
             hidden_dim = default_hidden_dim(in_channels, num_heads)
@@ -69,7 +79,18 @@ class MaskNet(nn.Module):
         if projector not in ('full', 'light'):
             raise ValueError(
                 f"projector must be 'full' or 'light', got {projector!r}")
+        if spatial_reduction not in ('mean', 'learned'):
+            raise ValueError("spatial_reduction must be 'mean' or 'learned', "
+                             f'got {spatial_reduction!r}')
         self.in_channels = in_channels
+        self.spatial_reduction = spatial_reduction
+        if spatial_reduction == 'learned':
+            self.reduce = nn.Sequential(
+                nn.Conv2d(in_channels, in_channels, 3, stride=2, padding=1,
+                          groups=in_channels, bias=False),
+                nn.Conv2d(in_channels, in_channels, 1, bias=False),
+                nn.BatchNorm2d(in_channels), nn.ReLU(inplace=True),
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.hidden_dim = hidden_dim
         self.num_heads = num_heads
         self.projector_type = projector
@@ -108,7 +129,14 @@ class MaskNet(nn.Module):
             raise ValueError(
                 f'MaskNet expects (B, {self.in_channels}, *spatial) inputs, '
                 f'got shape {tuple(x.shape)}')
-        z = x.flatten(2).mean(-1) if x.dim() > 2 else x
+        if self.spatial_reduction == 'learned':
+            if x.dim() != 4:
+                raise ValueError(
+                    "spatial_reduction='learned' needs (B, C, H, W) maps, "
+                    f'got shape {tuple(x.shape)}')
+            z = self.reduce(x)
+        else:
+            z = x.flatten(2).mean(-1) if x.dim() > 2 else x
         tokens = self._project(z)
         tokens, _ = self.attn(tokens, tokens, tokens, need_weights=False)
         return torch.sigmoid(self.fc(tokens).squeeze(-1))
@@ -128,4 +156,5 @@ class MaskNet(nn.Module):
     def extra_repr(self) -> str:
         return (f'in_channels={self.in_channels}, hidden_dim={self.hidden_dim}'
                 f', num_heads={self.num_heads}, '
-                f'projector={self.projector_type!r}')
+                f'projector={self.projector_type!r}, '
+                f'spatial_reduction={self.spatial_reduction!r}')

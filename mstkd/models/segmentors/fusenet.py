@@ -106,6 +106,14 @@ class FuseNetSegmentor(BaseSegmentor):
             Defaults to cross-entropy averaged over the non-void pixels
             (``avg_non_ignore=True``, as ``F.cross_entropy``).
         ignore_index (int): Void label. Defaults to 255.
+        init_mode (str): ``'msra'`` (FuseNet's filler, default; then the
+            VGG16 checkpoint if given) or ``'release'``: the public
+            MST-Distill release's ``init_net`` (``models/FuseNet.py``), which
+            re-initialises every child module with
+            ``xavier_normal_(gain=0.02)`` conv/linear weights, zero biases
+            and BN weights from ``N(1, 0.02)``, after the VGG16 weights were
+            copied in, so those weights are discarded; with ``'release'`` a
+            given checkpoint is therefore not loaded (a warning says so).
         pretrained (str, optional): Local torchvision VGG16(-BN) checkpoint
             for the encoders, loaded by :meth:`init_weights` (the same as
             ``init_cfg=dict(type='Pretrained', checkpoint=...)``).
@@ -135,6 +143,7 @@ class FuseNetSegmentor(BaseSegmentor):
                      loss_weight=1.0,
                      avg_non_ignore=True),
                  ignore_index: int = 255,
+                 init_mode: str = 'msra',
                  pretrained: Optional[str] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
@@ -159,6 +168,10 @@ class FuseNetSegmentor(BaseSegmentor):
             raise UserInputError(
                 "init_cfg needs one dict(type='Pretrained', checkpoint=PATH)"
                 f', got {init_cfg}.')
+        if init_mode not in ('msra', 'release'):
+            raise UserInputError(
+                f"init_mode must be 'msra' or 'release', got '{init_mode}'.")
+        self.init_mode = init_mode
         mode = (test_cfg or {}).get('mode', 'whole')
         if mode != 'whole':
             raise UserInputError(
@@ -334,6 +347,17 @@ class FuseNetSegmentor(BaseSegmentor):
                 '(is_init=True); weights left as they are.',
                 logger='current', level=logging.DEBUG)
             return
+        if self.init_mode == 'release':
+            self._release_init()
+            if self.pretrained is not None or any(
+                    c.get('type') == 'Pretrained' for c in self._init_cfgs()):
+                print_log(
+                    f"{type(self).__name__}(init_mode='release'): the "
+                    'VGG16 checkpoint is not loaded (the release '
+                    're-initialises every layer after copying it in).',
+                    logger='current', level=logging.WARNING)
+            self._is_init = True
+            return
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode='fan_in',
@@ -362,6 +386,19 @@ class FuseNetSegmentor(BaseSegmentor):
                 'checkpoint=PATH)); the encoders start from random weights.',
                 logger='current', level=logging.WARNING)
         self._is_init = True
+
+    def _release_init(self, gain: float = 0.02) -> None:
+        """The release's ``init_weights(net, 'xavier', 0.02)``: conv and
+        linear weights ``xavier_normal_(gain)``, biases 0, BN weights
+        ``N(1, gain)``, BN biases 0."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.xavier_normal_(module.weight, gain=gain)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.normal_(module.weight, 1.0, gain)
+                nn.init.zeros_(module.bias)
 
     def load_pretrained(self, checkpoint: str,
                         prefix: Optional[str] = None) -> None:

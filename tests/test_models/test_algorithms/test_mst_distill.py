@@ -260,13 +260,19 @@ def test_reference_compat_gate_and_lb():
     paper.set_stage('s3')
     ref_lb = model(inputs, samples, mode='loss')['loss_lb']
     paper_lb = paper(inputs, samples, mode='loss')['loss_lb']
-    # release: KLDivLoss(batchmean) on a 1-D vector divides by N; decay
-    # starts at epoch 0 (x0.9 already)
-    torch.testing.assert_close(ref_lb, paper_lb * 0.9 / model.num_teachers,
+    # release: KLDivLoss(batchmean) on a 1-D vector divides by N
+    torch.testing.assert_close(ref_lb, paper_lb / model.num_teachers,
                                atol=1e-6, rtol=1e-5)
+    # release: S3 epoch 0 trains at (1, 1), epochs 1..10 at lambda2 = 0.9
+    # and 1..30 at lambda1 = 0.5 (decayed at the end of epoch 0)
+    weights = model.loss_weights()
+    assert (weights['loss_routed_kd'], weights['loss_lb']) == (1.0, 1.0)
+    model.set_epoch(1)
     weights = model.loss_weights()
     assert (weights['loss_routed_kd'], weights['loss_lb']) == pytest.approx(
         (0.5, 0.9))
+    paper.set_epoch(1)
+    assert paper.loss_weights()['loss_lb'] == 1.0
 
 
 def test_routing_mean_and_skip_s2_ablations():

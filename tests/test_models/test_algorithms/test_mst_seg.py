@@ -135,19 +135,26 @@ def test_void_pixels_do_not_change_the_loss():
     assert base['loss_routed_kd'] > 0
 
 
-def test_reference_switch_divides_by_all_pixels():
+def test_reference_switch_averages_over_every_pixel():
+    """dense_kd_divide_all: the release's KL over every pixel, void
+    included, divided by B*H*W (KD_methods/MST.py distillation_loss)."""
     model = build(reference_compat=dict(dense_kd_divide_all=True))
     paper = build()
     paper.load_state_dict(model.state_dict())
     for m in (model, paper):
         m.set_stage('s3')
         m.eval()
-    inputs, samples = batch(void_frac=0.5)
-    valid = (paper.task.labels(samples) != 255).float()
-    ratio = valid.sum() / valid.numel()
-    ref = model(inputs, samples, mode='loss')['loss_routed_kd']
-    pap = paper(inputs, samples, mode='loss')['loss_routed_kd']
-    assert ref.item() == pytest.approx(pap.item() * ratio.item(), rel=1e-5)
+    void, clean = batch(void_frac=0.5), batch(void_frac=0.0)
+    assert torch.equal(void[0], clean[0])  # same images, other labels
+
+    def kd(m, data):
+        return m(*data, mode='loss')['loss_routed_kd'].item()
+
+    # the void pixels count as any other: the labels do not matter
+    assert kd(model, void) == pytest.approx(kd(model, clean), rel=1e-6)
+    assert kd(model, void) == pytest.approx(kd(paper, clean), rel=1e-6)
+    # the paper averages over the valid pixels only
+    assert kd(paper, void) != pytest.approx(kd(paper, clean), rel=1e-3)
 
 
 def test_stage_gradients():

@@ -76,9 +76,10 @@ def test_dense_kl_valid_and_all():
     np.testing.assert_allclose(
         kl_divergence(p, q, 4.0, valid_mask=valid).item(),
         per[m].sum() / m.sum(), rtol=1e-5)
+    # 'all' (the release): every pixel, void included, over B*H*W
     np.testing.assert_allclose(
         kl_divergence(p, q, 4.0, valid_mask=valid, normalize='all').item(),
-        per[m].sum() / (b * h * w), rtol=1e-5)
+        per.sum() / (b * h * w), rtol=1e-5)
     with pytest.raises(ValueError):
         kl_divergence(p, q, valid_mask=valid[0])
     with pytest.raises(ValueError):
@@ -246,7 +247,7 @@ def test_dense_routed_kd():
     np.testing.assert_allclose(
         RoutedKDLoss(4.0, normalize='all')(student, teachers, idx,
                                            valid).item(),
-        per[m].sum() / per.size, rtol=1e-5)
+        per.sum() / per.size, rtol=1e-5)
 
 
 # ---------------------------------------------------------------- Eq. 16-17
@@ -287,15 +288,18 @@ def test_mse_loss_and_shape_error():
 
 
 # ---------------------------------------------------------------- Eq. 18
-def test_step_decay_paper_and_offset():
+def test_step_decay_paper_and_release_rounding():
     lam1 = [StepDecay(1.0, 30, 0.5)(e) for e in range(100)]
     assert lam1[0] == lam1[29] == 1.0 and lam1[30] == 0.5
     assert lam1[60] == 0.25 and lam1[99] == 0.125
     lam2 = [StepDecay(1.0, 10, 0.9)(e) for e in range(100)]
     np.testing.assert_allclose(lam2, [0.9**(e // 10) for e in range(100)])
-    # offset=1: one period elapsed at epoch 0 (decay_from_epoch0)
-    shifted = [StepDecay(1.0, 30, 0.5, offset=1)(e) for e in range(100)]
-    assert shifted == [0.5**(e // 30 + 1) for e in range(100)]
+    # 'ceil': epoch 0 at the initial weight, epochs 1..30 at 0.5, ...
+    ceil = [StepDecay(1.0, 30, 0.5, rounding='ceil')(e) for e in range(100)]
+    assert ceil[0] == 1.0 and ceil[1] == ceil[30] == 0.5
+    assert ceil[31] == ceil[60] == 0.25 and ceil[61] == 0.125
+    with pytest.raises(ValueError, match='rounding'):
+        StepDecay(rounding='round')
     sched = TASK_UTILS.build(dict(type='StepDecay', step=10, factor=0.9,
                                   initial=2.0))
     assert sched(25) == pytest.approx(2.0 * 0.81)
