@@ -7,8 +7,11 @@ import os.path as osp
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from mstkd.models.wrappers import unwrap_model
 from mstkd.registry import RUNNERS
 from mstkd.utils import register_all_modules
+from mstkd.utils.checkpoint_match import (check_keys, check_target,
+                                          read_checkpoint)
 from mstkd.utils.cli import run_tool
 from mstkd.utils.errors import UserInputError
 from mstkd.utils.run_config import (finalize_distributed, load_run_config,
@@ -33,6 +36,12 @@ def parse_args():
     parser.add_argument(
         '--seed', type=int, default=None,
         help='run seed: split group of the test set (use the training one)')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='test a checkpoint that does not fit the config (keys missing '
+        'or unexpected, shapes or the distilled target differ) with a '
+        'warning listing the mismatch; by default that is an error')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -73,6 +82,10 @@ def main():
                             osp.splitext(osp.basename(args.config))[0])
     cfg = load_run_config(args.config, args.cfg_options, work_dir,
                           args.launcher, args.seed)
+    # Strict by default: a checkpoint of another model or another target
+    # fails here, before testing (mmengine's Runner loads non-strictly).
+    ckpt = read_checkpoint(args.checkpoint)
+    check_target(ckpt, cfg.model, args.checkpoint, strict=not args.non_strict)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.show_dir:
@@ -82,6 +95,9 @@ def main():
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    check_keys(unwrap_model(runner.model), ckpt, args.checkpoint,
+               strict=not args.non_strict)
+    del ckpt  # the Runner reads load_from itself (and calls its hooks)
     metrics = runner.test()
     if args.show_dir and runner.rank == 0:
         print(f'predictions drawn under {osp.abspath(args.show_dir)}'

@@ -1,6 +1,7 @@
 # Train a model: python tools/train.py CONFIG [--work-dir W] [--resume [CKPT]]
 import argparse
 import logging
+import os.path as osp
 
 from mmengine.config import DictAction
 from mmengine.logging import print_log
@@ -82,7 +83,19 @@ def main():
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
+        last = osp.join(cfg.work_dir, 'last_checkpoint')
+        if not osp.isfile(last):
+            print_log(
+                f'--resume: no checkpoint in {cfg.work_dir} (no '
+                'last_checkpoint file): training starts from scratch.',
+                logger='current', level=logging.WARNING)
+            cfg.resume = False
     elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise UserInputError(
+                f'--resume {args.resume}: no such checkpoint file. Give a '
+                'checkpoint of the run (epoch_N.pth, sN_end.pth), or '
+                '--resume alone for the latest one in the work dir.')
         cfg.resume = True
         cfg.load_from = args.resume
 

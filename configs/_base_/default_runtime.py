@@ -5,14 +5,22 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # Every epoch's checkpoint is kept until the next one; the best model is
-    # kept by validation loss (CE: the paper's selection) and by OA.
+    # kept by validation loss (CE: the paper's selection) and by OA. Written
+    # to a temporary name and renamed, after the epoch's validation, with the
+    # RNG states (mstkd/engine/hooks/stage_checkpoint_hook.py): a kill never
+    # loses the resume point and resume is exact. best_stages=None: the best
+    # of every epoch (MST configs restrict it to S3).
     checkpoint=dict(
-        type='CheckpointHook',
+        type='StageCheckpointHook',
+        best_stages=None,
         interval=1,
         max_keep_ckpts=1,
         save_best=['CE', 'OA'],
         rule=['less', 'greater']),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # A NaN/Inf loss term or trainable parameter stops the run at once
+    # (before that epoch's checkpoint): mstkd/engine/hooks/nan_guard_hook.py
+    nan_guard=dict(type='NaNGuardHook'),
 )
 
 env_cfg = dict(

@@ -1,12 +1,13 @@
 """What the command-line tools share: a parser described by the tool's
 module docstring, and the entry point that reports a
-:class:`~mstkd.utils.errors.UserInputError` as one message (exit status 2,
-no traceback)."""
+:class:`~mstkd.utils.errors.UserInputError` (exit status 2) or a
+:class:`~mstkd.utils.errors.RunFailedError` (exit status 3) as one message,
+without a traceback."""
 import argparse
 import sys
 from typing import Callable
 
-from .errors import UserInputError
+from .errors import RunFailedError, UserInputError
 
 
 def doc_parser(doc: str) -> argparse.ArgumentParser:
@@ -28,7 +29,9 @@ def doc_parser(doc: str) -> argparse.ArgumentParser:
 
 def run_tool(main: Callable[[], object]) -> None:
     """Run a tool's ``main()``; a :class:`UserInputError` is printed as
-    ``error: MESSAGE`` on stderr and the process exits with status 2.
+    ``error: MESSAGE`` on stderr and the process exits with status 2; a
+    :class:`RunFailedError` (e.g. the training diverged) likewise, with
+    status 3.
 
     Args:
         main (Callable): The tool's entry point (its return value is
@@ -39,3 +42,6 @@ def run_tool(main: Callable[[], object]) -> None:
     except UserInputError as e:
         print(f'error: {e}', file=sys.stderr)
         sys.exit(2)
+    except RunFailedError as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(3)

@@ -72,14 +72,15 @@ def test_three_stages_through_tools(tiny_avdigits, tmp_path):
 
 
 class CrashAt(Hook):
-    """Simulates a kill right after the checkpoint of epoch ``epoch``."""
+    """Simulates a kill right after the checkpoint of epoch ``epoch``
+    (written after that epoch's validation)."""
     priority = 'LOWEST'  # after CheckpointHook has written the file
 
     def __init__(self, epoch):
         self.epoch = epoch
 
-    def after_train_epoch(self, runner):
-        if runner.epoch + 1 == self.epoch:
+    def after_val_epoch(self, runner, metrics=None):
+        if runner.epoch == self.epoch:
             raise KeyboardInterrupt(f'killed after epoch {self.epoch}')
 
 
@@ -140,16 +141,36 @@ def test_resume_after_a_kill_lands_in_stage_and_epoch(
                      if isinstance(h, MaskNetSelectionHook))
     assert set(selection.best_states) == {s.key for s in model.specialized}
     extra = saved['masknet_selection']
+    # the checkpoint was written after the epoch's validation: it holds the
+    # best MaskNets found so far (also when killed inside S2)
+    assert set(extra['best_states']) == set(selection.best_states)
+    assert set(extra['best_kl']) == set(selection.best_states)
     if stage == 's3':
         # kept through the kill: S2's best MaskNets, used by S3
-        assert set(extra['best_states']) == set(selection.best_states)
         for key, state in extra['best_states'].items():
             for name, value in state.items():
                 torch.testing.assert_close(
                     model.masknets[key].state_dict()[name], value)
-    else:
-        # killed before S2's first validation: nothing to keep yet
-        assert extra['best_states'] == {}
+
+
+def test_resume_reproduces_the_uninterrupted_run(tiny_avdigits, tmp_path):
+    """Killed inside S2 (after epoch 2 of 1 + 2 + 2) and resumed: the same
+    final weights as a run that was never interrupted."""
+    whole = _runner(tiny_avdigits, str(tmp_path / 'whole'), 'whole')
+    whole.train()
+    work = str(tmp_path / 'killed')
+    killed = _runner(tiny_avdigits, work, 'killed')
+    killed.register_hook(CrashAt(2))
+    with pytest.raises(KeyboardInterrupt):
+        killed.train()
+    resumed = _runner(tiny_avdigits, work, 'resumed', resume=True)
+    resumed.train()
+    want = whole.model.state_dict()
+    got = resumed.model.state_dict()
+    assert set(got) == set(want)
+    for key, value in want.items():
+        torch.testing.assert_close(got[key], value, rtol=0, atol=1e-6,
+                                   msg=key)
 
 
 def test_optimizers_per_stage_are_disjoint(tiny_avdigits, tmp_path):

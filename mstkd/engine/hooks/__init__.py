@@ -1,5 +1,10 @@
 from .masknet_selection_hook import MaskNetSelectionHook
+from .nan_guard_hook import NaNGuardHook
 from .routing_stats_hook import RoutingStatsHook
 from .stage_checkpoint_hook import StageCheckpointHook
+from .stage_eta_hook import StageETAHook
 
-__all__ = ['MaskNetSelectionHook', 'RoutingStatsHook', 'StageCheckpointHook']
+__all__ = [
+    'MaskNetSelectionHook', 'NaNGuardHook', 'RoutingStatsHook',
+    'StageCheckpointHook', 'StageETAHook'
+]

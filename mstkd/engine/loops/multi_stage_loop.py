@@ -102,7 +102,8 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
         return unwrap_model(self.runner.model)
 
     def _register_required_hooks(self, model) -> None:
-        for cfg in model.required_hooks():
+        # the stage-aware eta, and what the algorithm needs
+        for cfg in [dict(type='StageETAHook')] + model.required_hooks():
             hook_cls = HOOKS.get(cfg['type'])
             if not any(isinstance(h, hook_cls) for h in self.runner.hooks):
                 self.runner.register_hook(dict(cfg))
@@ -123,6 +124,16 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
             start += num
         raise ValueError(f'epoch {epoch} is past the last stage')
 
+    def validates_after(self, epoch: int) -> bool:
+        """Whether the loop validates after ``epoch`` finished epochs: every
+        ``val_interval`` epochs from ``val_begin``, and at every stage end
+        (checkpoint hooks save after that validation)."""
+        if self.runner._val_loop is None or epoch < self.val_begin:
+            return False
+        stage, start = self.stage_at(epoch - 1)
+        return epoch % self.val_interval == 0 or \
+            epoch == start + self.stage_epochs[stage]
+
     # ------------------------------------------------------------------
     def run(self) -> torch.nn.Module:
         self.runner.call_hook('before_train')
@@ -133,10 +144,7 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
             self.model.set_epoch(self._epoch - start)
             self.run_epoch()
             end = start + self.stage_epochs[stage]
-            if (self.runner.val_loop is not None
-                    and self._epoch >= self.val_begin
-                    and (self._epoch % self.val_interval == 0
-                         or self._epoch == end)):
+            if self.validates_after(self._epoch):
                 self.runner.val_loop.run()
             if self._epoch == end:
                 self._finish_stage(stage)
