@@ -8,6 +8,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
+from .config_checks import check_config, check_top_level_options
+
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
@@ -30,9 +32,12 @@ def load_run_config(config: str,
         from .errors import UserInputError
         raise UserInputError(f'Config file not found: {config}')
     cfg = Config.fromfile(config)
+    # Typos fail here, in one line, before the Runner dumps the environment.
+    check_top_level_options(cfg, cfg_options)
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    check_config(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
