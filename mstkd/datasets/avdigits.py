@@ -12,14 +12,16 @@ and the test pool's voices are never heard in training, so an audio model
 cannot score by memorising clips.
 """
 import os.path as osp
+import zipfile
 from typing import Dict, Optional
 
 import numpy as np
 import torch
 
 from mstkd.registry import DATASETS
-from mstkd.utils.errors import DataNotFoundError
+from mstkd.utils.errors import DataNotFoundError, UserInputError
 from .audio import log_mel_spectrogram
+from .file_checks import check_finite, check_labels
 from .multimodal_dataset import MultiModalClsDataset
 from .normalization import minmax_per_sample
 
@@ -37,12 +39,31 @@ def load_avdigits_file(path: str) -> Dict[str, np.ndarray]:
             f'AV-Digits file not found: {path}. It ships inside the package '
             '(mstkd/datasets/data/avdigits/avdigits.npz); regenerate it with '
             '`python tools/dataset_converters/make_avdigits.py --out PATH`.')
-    with np.load(path, allow_pickle=False) as f:
-        missing = [k for k in KEYS if k not in f.files]
-        if missing:
-            raise KeyError(f'{path} lacks the keys {missing}; expected '
-                           f'{list(KEYS)} (see the AV-Digits README).')
-        return {k: f[k] for k in f.files}
+    regenerate = ('Regenerate it with `python tools/dataset_converters/'
+                  'make_avdigits.py --out PATH` (see the AV-Digits README).')
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in KEYS if k not in f.files]
+            if missing:
+                raise UserInputError(
+                    f'{path} lacks the keys {missing}; expected '
+                    f'{list(KEYS)}. {regenerate}')
+            arrays = {k: f[k] for k in f.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        # truncated, random bytes, or arrays that need pickle (object
+        # dtype): never loaded with allow_pickle
+        raise UserInputError(
+            f'{path} is not a readable AV-Digits .npz file (numpy arrays '
+            f'{list(KEYS)}, no pickled objects): '
+            f'{type(err).__name__}: {err}. {regenerate}') from None
+    num_classes = len(AVDigitsDataset.METAINFO['classes'])
+    arrays['labels'] = check_labels(arrays['labels'], num_classes,
+                                    f'{path} (images)')
+    arrays['clip_labels'] = check_labels(arrays['clip_labels'], num_classes,
+                                         f'{path} (clips)')
+    check_finite(arrays['images'], path, 'images')
+    check_finite(arrays['clips'], path, 'clips')
+    return arrays
 
 
 @DATASETS.register_module()

@@ -44,11 +44,29 @@ def check_labels(labels: np.ndarray,
                              'expected integers.' + layout_hint(layout))
     labels = labels.astype(np.int64)
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        first = int(np.flatnonzero((labels < 0) | (labels >= num_classes))[0])
         raise UserInputError(
             f'{path}: labels span [{labels.min()}, {labels.max()}], expected '
-            f'0 .. {num_classes - 1} ({num_classes} classes).' +
+            f'0 .. {num_classes - 1} ({num_classes} classes); the first bad '
+            f'one is at index {first} ({labels[first]}).' +
             layout_hint(layout))
     return labels
+
+
+def check_finite(array: np.ndarray, path: str, what: str,
+                 layout: str = '') -> None:
+    """Fail on NaN/Inf in ``array`` (one sample per row), naming the file,
+    the modality and the first bad sample."""
+    array = np.asarray(array)
+    if array.dtype.kind != 'f' or not array.size:
+        return
+    finite = np.isfinite(array.reshape(len(array), -1)).all(1) \
+        if array.ndim > 1 else np.isfinite(array)
+    if not finite.all():
+        first = int(np.flatnonzero(~finite)[0])
+        raise UserInputError(
+            f'{path}: {what} holds NaN/Inf values ({int((~finite).sum())} '
+            f'samples; the first at index {first}).' + layout_hint(layout))
 
 
 def require_dir(path: str, layout: str, what: str) -> None:

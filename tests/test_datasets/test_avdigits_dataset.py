@@ -4,7 +4,7 @@ import torch
 
 from mstkd.datasets import AVDigitsDataset
 from mstkd.datasets.avdigits import DEFAULT_FILE
-from mstkd.utils.errors import DataNotFoundError
+from mstkd.utils.errors import DataNotFoundError, UserInputError
 
 
 def build(path, split, seed=0, **kwargs):
@@ -59,8 +59,42 @@ def test_modalities_subset_and_errors(tiny_avdigits, tmp_path):
     with pytest.raises(DataNotFoundError, match='make_avdigits.py'):
         build(missing, 'train')
     np.savez(tmp_path / 'bad.npz', images=np.zeros((2, 28, 28), np.uint8))
-    with pytest.raises(KeyError, match="lacks the keys"):
+    with pytest.raises(UserInputError, match="lacks the keys"):
         build(str(tmp_path / 'bad.npz'), 'train')
+
+
+def _rewrite(src, dst, **changes):
+    with np.load(src) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays.update(changes)
+    np.savez(dst, **arrays)
+    return str(dst)
+
+
+def test_corrupt_files_name_the_file(tiny_avdigits, tmp_path):
+    data = open(tiny_avdigits, 'rb').read()
+    truncated = tmp_path / 'truncated.npz'
+    truncated.write_bytes(data[:len(data) // 2])
+    noise = tmp_path / 'noise.npz'
+    noise.write_bytes(np.random.RandomState(0).bytes(4096))
+    for path in (truncated, noise):
+        with pytest.raises(UserInputError,
+                           match=f'{path} is not a readable AV-Digits'):
+            build(str(path), 'train')
+    with np.load(tiny_avdigits) as f:
+        labels, images = f['labels'].copy(), f['images'].astype(np.float32)
+    labels[7] = 12
+    bad = _rewrite(tiny_avdigits, tmp_path / 'labels.npz', labels=labels)
+    with pytest.raises(UserInputError,
+                       match=r'labels span \[0, 12\], expected 0 .. 9 '
+                       r'\(10 classes\); the first bad one is at index 7'):
+        build(bad, 'train')
+    images[3, 5, 5] = np.nan
+    bad = _rewrite(tiny_avdigits, tmp_path / 'nan.npz', images=images)
+    with pytest.raises(UserInputError,
+                       match='images holds NaN/Inf values .1 samples; the '
+                       'first at index 3'):
+        build(bad, 'train')
 
 
 def test_embedded_data_builds():

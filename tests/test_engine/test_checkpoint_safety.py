@@ -140,3 +140,21 @@ def test_resume_without_a_checkpoint(tiny_avdigits, tmp_path):
     assert f'--resume: no checkpoint in {work}' in log
     assert 'latest checkpoint None' not in log
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+
+
+def test_truncated_or_empty_checkpoint_names_the_file(tiny_avdigits,
+                                                      tmp_path):
+    work = str(tmp_path / 'work')
+    args = [MEMBER_CFG, '--work-dir', work, '--cfg-options',
+            'train_cfg.max_epochs=1', *data_options(tiny_avdigits)]
+    assert run_tool(['tools/train.py', *args]).returncode == 0
+    data = open(osp.join(work, 'epoch_1.pth'), 'rb').read()
+    for name, content in (('truncated.pth', data[:len(data) // 2]),
+                          ('empty.pth', b''), ('text.pth', b'hello')):
+        path = str(tmp_path / name)
+        with open(path, 'wb') as f:
+            f.write(content)
+        proc = run_tool(['tools/train.py', *args, '--resume', path])
+        assert proc.returncode == 2, (name, proc.stderr[-2000:])
+        assert f'{path} is not a readable checkpoint' in proc.stderr
+        assert 'Traceback' not in proc.stderr

@@ -124,6 +124,35 @@ def test_dist_train_two_processes_on_cpu(tiny_avdigits, tmp_path):
     assert dist == pytest.approx(single, abs=1e-6)
 
 
+def test_two_processes_at_half_batch_equal_one_process(tiny_avdigits,
+                                                        tmp_path):
+    """DDP averages the gradients of 2 x 16 samples; DefaultSampler gives
+    the ranks the even / odd positions of one permutation: the same batches
+    as one process at 32, so the same weights up to float rounding."""
+    import sys
+    opts = ['train_cfg.max_epochs=2',
+            'default_hooks.checkpoint.max_keep_ckpts=2',
+            *data_options(tiny_avdigits)]
+    half = [o.replace('batch_size=32', 'batch_size=16') for o in opts]
+    _ok(run_tool(
+        ['bash', 'tools/dist_train.sh', IMAGE_CFG, '2', '--work-dir',
+         str(tmp_path / 'two'), '--cfg-options', *half],
+        env=dict(PYTHON=sys.executable, PORT=_free_port())))
+    _ok(run_tool(['tools/train.py', IMAGE_CFG, '--work-dir',
+                  str(tmp_path / 'one'), '--cfg-options', *opts]))
+    two, one = (torch.load(str(tmp_path / d / 'epoch_2.pth'),
+                           map_location='cpu')['state_dict']
+                for d in ('two', 'one'))
+    assert set(two) == set(one)
+    for key, value in one.items():
+        torch.testing.assert_close(two[key], value, rtol=1e-4, atol=1e-5,
+                                   msg=key)
+    moved = max(float((one[k] - start).abs().max()) for k, start in
+                torch.load(str(tmp_path / 'one' / 'epoch_1.pth'),
+                           map_location='cpu')['state_dict'].items())
+    assert moved > 1e-3  # epoch 2 trained: the comparison is not vacuous
+
+
 def test_dist_train_mst_three_stages_on_cpu(tiny_avdigits, tmp_path):
     import sys
     work = str(tmp_path / 'dist_mst')
@@ -135,6 +164,8 @@ def test_dist_train_mst_three_stages_on_cpu(tiny_avdigits, tmp_path):
         env=dict(PYTHON=sys.executable, PORT=_free_port())))
     for stage in ('s1', 's2', 's3'):
         assert osp.isfile(osp.join(work, f'{stage}_end.pth'))
+        # members, MaskNets and gate compared across the ranks
+        assert f'{stage}: weights identical on all 2 ranks' in log
     assert 'Routing (epoch 3)' in log
     # DDP is re-wrapped per stage: both ranks end with identical students
     ckpt = torch.load(osp.join(work, 's3_end.pth'), map_location='cpu')

@@ -5,13 +5,13 @@ from collections import OrderedDict
 from typing import Dict, Tuple, Union
 
 import torch
-from mmengine.dist import is_distributed, is_main_process
+from mmengine.dist import all_gather, is_distributed, is_main_process
 from mmengine.optim import OptimWrapperDict
 from mmengine.runner import EpochBasedTrainLoop
 
 from mstkd.models.wrappers import unwrap_model
 from mstkd.registry import HOOKS, LOOPS
-from mstkd.utils.errors import UserInputError
+from mstkd.utils.errors import RunFailedError, UserInputError
 
 
 def parse_stage_epochs(stages: Dict[str, Union[int, dict]]
@@ -188,7 +188,33 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
 
     def _finish_stage(self, stage: str) -> None:
         self.runner.call_hook('after_train_stage', stage=stage)
+        if is_distributed():
+            self._check_ranks_agree(stage)
         self._save_stage_checkpoint(stage)
+
+    def _check_ranks_agree(self, stage: str) -> None:
+        """Every rank holds the same weights at a stage end (members,
+        MaskNets, gate: the whole state dict), checked by a fingerprint
+        (sum and sum of squares of every floating tensor, float64)."""
+        state = self.model.state_dict()
+        names = sorted(k for k, v in state.items() if v.is_floating_point())
+        local = torch.stack([
+            torch.stack([state[k].double().sum(), state[k].double().pow(
+                2).sum()]) for k in names]).flatten() if names else \
+            torch.zeros(2, dtype=torch.float64)
+        gathered = all_gather(local)
+        spread = max(float((g - gathered[0]).abs().max()) for g in gathered)
+        if spread > 0:
+            bad = [names[int(i) // 2] for i in torch.nonzero(
+                (torch.stack(gathered) - gathered[0]).abs().amax(0) > 0
+            ).flatten()[:6]]
+            raise RunFailedError(
+                f'{stage}: the {len(gathered)} ranks hold different weights '
+                f'at the stage end (largest difference {spread:.3g}; e.g. '
+                f'{sorted(set(bad))}).')
+        self.runner.logger.info(
+            f'{stage}: weights identical on all {len(gathered)} ranks '
+            f'({len(names)} tensors).')
 
     def _save_stage_checkpoint(self, stage: str) -> None:
         """``{stage}_end.pth``, written to a temporary name and renamed, so

@@ -58,6 +58,7 @@ import functools
 import importlib
 import pickle
 import re
+import zipfile
 from typing import Any, Callable, Iterable, List, Sequence
 
 from .import_hooks import _LOCK
@@ -213,6 +214,21 @@ def _torch_detail(message: str) -> str:
     return message.splitlines()[0] if message else ''
 
 
+#: Parts of torch's messages for a file that is not a (whole) checkpoint.
+_CORRUPT_MARKERS = ('PytorchStreamReader', 'central directory',
+                    'invalid load key', 'Ran out of input')
+
+
+def _unreadable(filename, err: BaseException) -> Exception:
+    """One clear error for a truncated, empty or foreign checkpoint file."""
+    from mstkd.utils.errors import UserInputError
+    detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return UserInputError(
+        f'{filename} is not a readable checkpoint (truncated, empty or not '
+        f'a torch.save file: {detail}). Use another checkpoint of the run '
+        '(epoch_N.pth, sN_end.pth, best_*.pth) or train again.')
+
+
 def _guard_loader(loader: Callable) -> Callable:
     """Wrap an mmengine checkpoint loader ``(filename, map_location)``."""
 
@@ -226,10 +242,19 @@ def _guard_loader(loader: Callable) -> Callable:
             message = str(err)
             if 'Weights only load failed' not in message and \
                     _rejected_global(message) == 'unknown':
-                raise  # not a weights-only refusal (e.g. a corrupt file)
+                raise _unreadable(filename, err) from None  # corrupt file
             raise CheckpointUnpicklingError(filename,
                                             _rejected_global(message),
                                             _torch_detail(message)) from err
+        except (EOFError, zipfile.BadZipFile, KeyError, IndexError,
+                UnicodeDecodeError) as err:
+            # torch.load of bytes that are no pickle stream (the unpickler
+            # indexes its memo / opcode tables with garbage)
+            raise _unreadable(filename, err) from None
+        except RuntimeError as err:
+            if any(k in str(err) for k in _CORRUPT_MARKERS):
+                raise _unreadable(filename, err) from None
+            raise
 
     guarded_loader._mstkd_guarded = True
     return guarded_loader
