@@ -152,6 +152,10 @@ def test_dist_train_mst_nyu_two_processes_on_cpu(nyu_root, tmp_path):
          'train_cfg.s3_epochs=1', *nyu_options(nyu_root)],
         env=dict(PYTHON=sys.executable, PORT=port)))
     assert 'gloo' in log
+    # BatchNorm statistics synced from rank 0 at each stage end, then the
+    # whole state dict compared across the ranks
+    for stage in ('s1', 's2', 's3'):
+        assert f'{stage}: weights identical on all 2 ranks' in log
     ckpt = torch.load(osp.join(work, 's3_end.pth'), map_location='cpu')
     # 6 training images, 2 processes x batch 2 -> 2 iterations per epoch
     assert ckpt['meta']['epoch'] == 3 and ckpt['meta']['iter'] == 6

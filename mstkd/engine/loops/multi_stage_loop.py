@@ -5,7 +5,8 @@ from collections import OrderedDict
 from typing import Dict, Tuple, Union
 
 import torch
-from mmengine.dist import all_gather, is_distributed, is_main_process
+from mmengine.dist import (all_gather, broadcast, is_distributed,
+                           is_main_process)
 from mmengine.optim import OptimWrapperDict
 from mmengine.runner import EpochBasedTrainLoop
 
@@ -189,13 +190,26 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
     def _finish_stage(self, stage: str) -> None:
         self.runner.call_hook('after_train_stage', stage=stage)
         if is_distributed():
+            self._sync_buffers()
             self._check_ranks_agree(stage)
         self._save_stage_checkpoint(stage)
 
+    def _sync_buffers(self) -> None:
+        """Rank 0's buffers (BatchNorm running statistics) on every rank.
+
+        mmengine's DDP wrapper does not broadcast buffers, so each rank's
+        running statistics follow its own shard of the data; a member
+        frozen in a later stage would then run with other statistics on
+        every rank (and differ from the checkpoint, which holds rank 0's).
+        """
+        for buf in self.model.buffers():
+            broadcast(buf, src=0)
+
     def _check_ranks_agree(self, stage: str) -> None:
         """Every rank holds the same weights at a stage end (members,
-        MaskNets, gate: the whole state dict), checked by a fingerprint
-        (sum and sum of squares of every floating tensor, float64)."""
+        MaskNets, gate: the whole state dict, buffers included), checked by
+        a fingerprint (sum and sum of squares of every floating tensor,
+        float64)."""
         state = self.model.state_dict()
         names = sorted(k for k, v in state.items() if v.is_floating_point())
         local = torch.stack([

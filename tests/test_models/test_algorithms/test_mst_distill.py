@@ -248,7 +248,8 @@ def test_s3_loss_equals_eq18_and_gradients():
 
 def test_reference_compat_gate_and_lb():
     model = build(reference_compat=True)
-    assert model.gate.act is None if hasattr(model.gate, 'act') else True
+    # the release's GateNet: Linear -> Linear, no activation between
+    assert isinstance(model.gate.mlp[1], torch.nn.Identity)
     model.set_stage('s3')
     inputs, samples = batch()
     # release: the LB gradient reaches the student through its logits
@@ -354,6 +355,22 @@ def test_teacher_cache_gives_identical_training():
     assert len(cached._teacher_cache) == 18 and not ref._teacher_cache
     for a, b in zip(ref.parameters(), cached.parameters()):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+    # the cache is read: with the teachers changed after it was filled, the
+    # cached model's KD loss stays, the uncached one's moves
+    inputs, samples = batches[0]
+    for model in (ref, cached):
+        model.eval()
+    with torch.no_grad():
+        before = [m(inputs, samples, mode='loss')['loss_routed_kd']
+                  for m in (ref, cached)]
+        for model in (ref, cached):
+            for name in model.teacher_layers:
+                for p in model.members[name].parameters():
+                    p.add_(0.5)
+        after = [m(inputs, samples, mode='loss')['loss_routed_kd']
+                 for m in (ref, cached)]
+    torch.testing.assert_close(after[1], before[1], rtol=0, atol=0)
+    assert not torch.allclose(after[0], before[0])
 
 
 def test_best_masknets_kept_by_the_selection_hook():
