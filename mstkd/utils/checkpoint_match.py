@@ -149,10 +149,10 @@ def key_mismatch(model: nn.Module,
         unexpected=list(result.unexpected_keys), shape=shape)
 
 
-def _first(keys: List[str]) -> str:
-    shown = ', '.join(keys[:SHOWN])
-    more = f' (+{len(keys) - SHOWN} more)' if len(keys) > SHOWN else ''
-    return shown + more
+def first_keys(keys: List[str], shown: int = SHOWN) -> str:
+    """``a, b, c (+N more)``: the first ``shown`` keys of a listing."""
+    more = f' (+{len(keys) - shown} more)' if len(keys) > shown else ''
+    return ', '.join(keys[:shown]) + more
 
 
 def describe_mismatch(mismatch: KeyMismatch) -> str:
@@ -161,17 +161,15 @@ def describe_mismatch(mismatch: KeyMismatch) -> str:
     parts = []
     if mismatch.missing:
         parts.append(f'{len(mismatch.missing)} model keys missing from the '
-                     f'checkpoint: {_first(mismatch.missing)}')
+                     f'checkpoint: {first_keys(mismatch.missing)}')
     if mismatch.unexpected:
         parts.append(f'{len(mismatch.unexpected)} unexpected checkpoint '
-                     f'keys: {_first(mismatch.unexpected)}')
+                     f'keys: {first_keys(mismatch.unexpected)}')
     if mismatch.shape:
-        shown = ', '.join(f'{k} (checkpoint {list(c)}, model {list(m)})'
-                          for k, c, m in mismatch.shape[:SHOWN])
-        more = f' (+{len(mismatch.shape) - SHOWN} more)' \
-            if len(mismatch.shape) > SHOWN else ''
-        parts.append(f'{len(mismatch.shape)} shape mismatches: {shown}'
-                     f'{more}')
+        shapes = [f'{k} (checkpoint {list(c)}, model {list(m)})'
+                  for k, c, m in mismatch.shape]
+        parts.append(f'{len(mismatch.shape)} shape mismatches: '
+                     f'{first_keys(shapes)}')
     return '; '.join(parts)
 
 

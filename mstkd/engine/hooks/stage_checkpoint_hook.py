@@ -12,6 +12,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from mstkd.registry import HOOKS
+from ..loops.multi_stage_loop import locate_epoch
 from mstkd.utils.errors import UserInputError
 from ..utils import current_stage
 
@@ -231,12 +232,11 @@ class StageCheckpointHook(CheckpointHook):
             return
 
         def where(plan, last):
-            start = 0
-            for stage, num in plan.items():
-                if last < start + num:
-                    return stage, last - start, num
-                start += num
-            return None, None, None
+            """(stage, position in it, its length) of epoch ``last``."""
+            found = locate_epoch(plan, last)
+            if found is None:
+                return None, None, None
+            return found[0], last - found[1], plan[found[0]]
 
         old = where(saved, epoch - 1)
         new = where(loop.stage_epochs, epoch - 1)

@@ -2,7 +2,7 @@
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 from mmengine.dist import (all_gather, broadcast, is_distributed,
@@ -35,6 +35,18 @@ def parse_stage_epochs(stages: Dict[str, Union[int, dict]]
                                  f'an integer >= 0, got {spec!r}.')
         parsed[name] = spec
     return parsed
+
+
+def locate_epoch(stage_epochs: Dict[str, int],
+                 epoch: int) -> Optional[Tuple[str, int]]:
+    """``(stage, first epoch of that stage)`` of a global (0-based) epoch
+    under the plan ``stage_epochs`` (run order), or None past its end."""
+    start = 0
+    for stage, num in stage_epochs.items():
+        if epoch < start + num:
+            return stage, start
+        start += num
+    return None
 
 
 @LOOPS.register_module()
@@ -118,12 +130,10 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
 
     def stage_at(self, epoch: int) -> Tuple[str, int]:
         """``(stage, first epoch of that stage)`` of a global epoch."""
-        start = 0
-        for stage, num in self.stage_epochs.items():
-            if epoch < start + num:
-                return stage, start
-            start += num
-        raise ValueError(f'epoch {epoch} is past the last stage')
+        found = locate_epoch(self.stage_epochs, epoch)
+        if found is None:
+            raise ValueError(f'epoch {epoch} is past the last stage')
+        return found
 
     def validates_after(self, epoch: int) -> bool:
         """Whether the loop validates after ``epoch`` finished epochs: every

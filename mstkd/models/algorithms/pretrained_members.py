@@ -24,6 +24,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from mstkd.utils.checkpoint import load_state_dict_file
+from mstkd.utils.checkpoint_match import first_keys, key_mismatch
 from mstkd.utils.errors import DataNotFoundError, UserInputError
 
 _KEYS = ('checkpoint', 'config', 'prefix', 'member', 'strict')
@@ -41,9 +42,7 @@ def _train_hint(name: str, config: Optional[str]) -> str:
 
 
 def _listing(keys: List[str]) -> str:
-    shown = ', '.join(keys[:_SHOWN])
-    more = f' (+{len(keys) - _SHOWN} more)' if len(keys) > _SHOWN else ''
-    return shown + more
+    return first_keys(keys, _SHOWN)
 
 
 class PretrainedMembers:
@@ -114,20 +113,17 @@ class PretrainedMembers:
                 f'{_listing(sorted({k.split(".")[0] for k in state}))}. Set '
                 f'pretrained.{name}.prefix (or .member for a distiller '
                 'checkpoint).')
-        own = module.state_dict()
-        mismatched = [f'{k}: checkpoint {tuple(v.shape)} vs member '
-                      f'{tuple(own[k].shape)}' for k, v in selected.items()
-                      if k in own and own[k].shape != v.shape]
-        if mismatched:
+        fit = key_mismatch(module, selected)
+        if fit.shape:
+            mismatched = [f'{k}: checkpoint {c} vs member {m}'
+                          for k, c, m in fit.shape]
             raise UserInputError(
                 f'Checkpoint {path} (prefix "{prefix}") does not fit member '
                 f'"{name}" ({type(module).__name__}): '
                 f'{len(mismatched)} shape mismatch(es): '
                 f'{_listing(mismatched)}. Check the member config against '
                 'the run that wrote the file.')
-        result = module.load_state_dict(selected, strict=False)
-        missing, unexpected = list(result.missing_keys), \
-            list(result.unexpected_keys)
+        missing, unexpected = fit.missing, fit.unexpected
         if (missing or unexpected) and spec.get('strict', True):
             lines = [f'Checkpoint {path} (prefix "{prefix}") does not fit '
                      f'member "{name}" ({type(module).__name__}):']

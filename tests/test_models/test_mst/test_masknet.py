@@ -2,7 +2,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from mstkd.models.mst import MaskNet, default_hidden_dim
 from mstkd.registry import MODELS
@@ -134,4 +133,8 @@ def test_registry_build():
         dict(type='MaskNet', in_channels=12, projector='light'))
     assert isinstance(net, MaskNet)
     assert net.hidden_dim == 6 and net.projector_type == 'light'
-    assert F.mse_loss(net(torch.ones(1, 12)), torch.ones(1, 12)) >= 0
+    # the built module masks: output = mask * input, mask in (0, 1)
+    x = torch.ones(1, 12)
+    mask = net.mask(x)
+    assert mask.shape == (1, 12) and ((mask > 0) & (mask < 1)).all()
+    torch.testing.assert_close(net(x), mask * x)
