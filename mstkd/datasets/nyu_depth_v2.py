@@ -45,6 +45,8 @@ NYU_CLASSES = ('wall', 'floor', 'cabinet', 'bed', 'chair', 'sofa', 'table',
                'otherprop')
 
 # The PASCAL VOC colour map of ids 1..40 (distinct, and 0 = void stays black).
+#: Name of label 0 when ``reduce_zero_label=False`` (41 classes).
+VOID_CLASS = 'void'
 NYU_PALETTE = [[128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128],
                [128, 0, 128], [0, 128, 128], [128, 128, 128], [64, 0, 0],
                [192, 0, 0], [64, 128, 0], [192, 128, 0], [64, 0, 128],
@@ -138,7 +140,11 @@ class NYUDepthV2SegDataset(BaseSegDataset):
             fraction of the training list out (chosen with
             ``RandomState(19980427 + seed)``) as ``val``.
         reduce_zero_label (bool): Map 0 (void) to 255 (ignored by the loss
-            and IoUMetric) and 1..40 to 0..39. Defaults to True.
+            and IoUMetric) and 1..40 to 0..39: mmseg's 40-class label space.
+            Defaults to True. False keeps the file's labels, void = class 0
+            of 41 (the public MST-Distill release's label space: 41
+            outputs, ``CrossEntropyLoss(ignore_index=0)``); the metainfo
+            then names 41 classes, ``'void'`` first (palette black).
         ratios (Sequence[float]): train/val/test fractions of the release
             protocol.
         indices_file (str): Permutation CSV, relative to ``data_root``; when
@@ -194,6 +200,20 @@ class NYUDepthV2SegDataset(BaseSegDataset):
             seg_map_suffix=seg_map_suffix,
             reduce_zero_label=reduce_zero_label,
             **kwargs)
+        if not reduce_zero_label:
+            # the release's 41 outputs: void is class 0 of the label space
+            self._metainfo.update(
+                classes=(VOID_CLASS, ) + tuple(self._metainfo['classes']),
+                palette=[[0, 0, 0]] + list(self._metainfo['palette']))
+
+    @classmethod
+    def classes_for_config(cls, dataset_cfg: dict) -> tuple:
+        """The class names a dataset config gives (for the config checks
+        before the Runner): 40, or 41 with ``reduce_zero_label=False``."""
+        classes = tuple(cls.METAINFO['classes'])
+        if dataset_cfg.get('reduce_zero_label', True) is False:
+            return (VOID_CLASS, ) + classes
+        return classes
 
     # ------------------------------------------------------------------
     def _read_meta(self) -> dict:

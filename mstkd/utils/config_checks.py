@@ -195,6 +195,9 @@ def check_class_counts(cfg: Config) -> None:
         found = _lookup(dataset['type'], [DATASETS])
         if len(found) == 1:
             classes = getattr(found[0], 'METAINFO', {}).get('classes')
+            # a dataset whose label space depends on its arguments
+            if hasattr(found[0], 'classes_for_config'):
+                classes = found[0].classes_for_config(dataset)
     if not classes:
         return
     members = dict(model.get('members') or {})

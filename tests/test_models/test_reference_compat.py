@@ -248,6 +248,79 @@ def test_item7_fusenet_release_init(caplog):
     assert not torch.cat([bn.bias for bn in bns]).any()
 
 
+def test_item7_release_nyu_label_space(tmp_path):
+    """The release's 41 NYU outputs (void = class 0): the dataset keeps the
+    stored labels and names 41 classes, the config checks count 41, the
+    void label must agree between the members and the task, and the CE of
+    a member ignores void while the KL covers it (dense_kd_divide_all).
+    The metric is in tests/test_evaluation/test_seg_metric.py, the run in
+    tests/test_tools/test_nyu_pipeline.py."""
+    from mmengine.config import Config
+
+    from mstkd.datasets import NYUDepthV2SegDataset
+    from mstkd.datasets.nyu_depth_v2 import VOID_CLASS
+    from mstkd.utils.config_checks import check_config
+    from mstkd.utils.errors import UserInputError
+    from tests.helpers import REPO
+    from tests.nyu_data import make_nyu_root, make_scene
+
+    root = make_nyu_root(str(tmp_path), n=5, h=8, w=8)
+    raw = NYUDepthV2SegDataset(data_root=root, split='train',
+                               reduce_zero_label=False, pipeline=[])
+    assert len(raw.metainfo['classes']) == 41
+    assert raw.metainfo['classes'][0] == VOID_CLASS == 'void'
+    assert raw.metainfo['palette'][0] == [0, 0, 0]
+    assert len(raw.metainfo['palette']) == 41
+    assert raw.get_data_info(0)['reduce_zero_label'] is False
+    labels = make_scene(5, 8, 8)[0]
+    assert (labels == 0).any()  # void is stored as 0 and stays 0
+    plain = NYUDepthV2SegDataset(data_root=root, split='train', pipeline=[])
+    assert len(plain.metainfo['classes']) == 40
+
+    cfg = Config.fromfile(
+        f'{REPO}/configs/mst/ablations/mst_nyu_rgb_reference.py')
+    check_config(cfg)
+    assert cfg.model.members.rgb.num_classes == 41
+    assert cfg.model.members.mm.fusion == 'mean'
+    assert cfg.test_evaluator.ignore_predicted_index == 0
+    cfg.merge_from_dict({'model.members.rgb.num_classes': 40})
+    with pytest.raises(UserInputError, match='has 41 classes'):
+        check_config(cfg)
+
+    members = dict(
+        rgb=dict(type='FuseNetBranch', modality='rgb', num_classes=41,
+                 channels=(4, 8, 8, 16, 16), ignore_index=0),
+        depth=dict(type='FuseNetBranch', modality='depth', num_classes=41,
+                   channels=(4, 8, 8, 16, 16), ignore_index=0))
+    with pytest.raises(UserInputError,
+                       match=r'members.rgb.ignore_index=0, but '
+                       r'model.task.ignore_index=255'):
+        MSTDistill(members=members, target='rgb',
+                   teachers=dict(depth=['bottleneck']),
+                   task=dict(type='SegTask'))
+
+    # the member's CE ignores the void pixels (label 0) while the KL over
+    # every pixel covers them: raise the void logit at the void pixels
+    from mstkd.registry import MODELS
+    net = MODELS.build(members['rgb'])
+    torch.manual_seed(0)
+    logits = torch.randn(2, 41, 8, 8)
+    label = torch.randint(0, 41, (2, 8, 8))
+    label[:, :2] = 0
+    keep = label != 0
+    bumped = logits.clone()
+    bumped[:, 0][~keep] += 3.0
+    ce = F.cross_entropy(logits, label, ignore_index=net.ignore_index)
+    assert F.cross_entropy(bumped, label, ignore_index=0) == ce
+    teacher = logits.flip(0)
+    kl_all = KLDivergenceLoss(T, normalize='all')
+    kl_valid = KLDivergenceLoss(T)
+    assert (kl_all(bumped, teacher, keep) -
+            kl_all(logits, teacher, keep)).abs() > 1e-3
+    torch.testing.assert_close(kl_valid(bumped, teacher, keep),
+                               kl_valid(logits, teacher, keep))
+
+
 def test_masknet_selection_joint_vs_per_masknet():
     class Spec:
         def __init__(self, teacher, key):

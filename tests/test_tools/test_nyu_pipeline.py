@@ -40,15 +40,18 @@ def nyu_root(tmp_path_factory):
                          w=32)
 
 
-def _direct_metrics(cfg_opts, ckpt, num_classes=40):
-    """Confusion matrix of the checkpoint's student on the test split."""
+def _direct_metrics(cfg_opts, ckpt, num_classes=40, config=CFG,
+                    release=False):
+    """Confusion matrix of the checkpoint's student on the test split.
+    ``release``: the release's label space and metric (41 outputs, void = 0;
+    only pixels labelled *and* predicted in 1..40 count)."""
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
 
     from mstkd.registry import DATASETS, MODELS
     from mstkd.utils import register_all_modules
     register_all_modules(init_default_scope=True)
-    cfg = Config.fromfile(osp.join(REPO, CFG))
+    cfg = Config.fromfile(osp.join(REPO, config))
     cfg.merge_from_dict(dict(o.split('=', 1) for o in cfg_opts
                              if not o.startswith('model.')))
     for member in ('mm', 'rgb', 'depth'):
@@ -67,8 +70,10 @@ def _direct_metrics(cfg_opts, ckpt, num_classes=40):
             h, w = data['data_samples'][0].ori_shape
             pred = logits[0].argmax(0)[:h, :w].numpy()
             gt = data['data_samples'][0].gt_sem_seg.data[0, :h, :w].numpy()
-            valid = gt != 255
+            valid = (gt != 0) & (pred != 0) if release else gt != 255
             np.add.at(cm, (gt[valid], pred[valid]), 1)
+    if release:  # scikit-learn's confusion_matrix(labels=1..40)
+        cm = cm[1:, 1:]
     tp = np.diag(cm).astype(float)
     gt_n, pred_n = cm.sum(1), cm.sum(0)
     union = gt_n + pred_n - tp
@@ -105,6 +110,34 @@ def test_mst_nyu_rgb_train_and_test(nyu_root, tmp_path):
     assert metrics['mIoU'] == pytest.approx(100 * ref['mIoU'], abs=0.006)
     drawn = glob.glob(osp.join(show, '**', '*.png'), recursive=True)
     assert len(drawn) == 2  # one per test image (n=10 -> 2 test images)
+
+
+def test_release_label_space_41_outputs(nyu_root, tmp_path):
+    """configs/mst/ablations/mst_nyu_rgb_reference.py: 41 outputs with void
+    = class 0 (CE ignores it, the KL terms cover it), and the release's
+    metric, which drops pixels predicted as void."""
+    config = 'configs/mst/ablations/mst_nyu_rgb_reference.py'
+    work = str(tmp_path / 'work')
+    opts = nyu_options(nyu_root)
+    _ok(run_tool([
+        'tools/train.py', config, '--work-dir', work, '--cfg-options',
+        'train_cfg.s1_epochs=1', 'train_cfg.s2_epochs=1',
+        'train_cfg.s3_epochs=1', *opts]))
+    ckpt = osp.join(work, 's3_end.pth')
+    state = torch.load(ckpt, map_location='cpu')['state_dict']
+    heads = [v for k, v in state.items()
+             if k.startswith('members.rgb.') and v.ndim == 4]
+    assert heads[-1].shape[0] == 41  # the classifier: void + 40 classes
+
+    out = str(tmp_path / 'metrics.json')
+    _ok(run_tool(['tools/test.py', config, ckpt, '--out', out,
+                  '--work-dir', str(tmp_path / 'test'), '--cfg-options',
+                  *opts]))
+    metrics = json.load(open(out))
+    ref = _direct_metrics(opts, ckpt, 41, config, release=True)
+    assert metrics['OA'] == pytest.approx(ref['OA'], abs=1e-9)
+    assert metrics['AA'] == pytest.approx(ref['AA'], abs=1e-9)
+    assert metrics['mIoU_frac'] == pytest.approx(ref['mIoU'], abs=1e-9)
 
 
 def test_missing_data_explains_how_to_get_it(tmp_path):

@@ -6,7 +6,7 @@ prints the per-class IoU/Acc table; this subclass adds the names the paper
 reports and the validation loss used for model selection.
 """
 from collections import OrderedDict
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -35,13 +35,35 @@ class SegMetric(IoUMetric):
         ignore_index (int): Void label. Defaults to 255.
         with_loss (bool): Compute ``CE`` (needs ``seg_logits`` in the
             predictions, which mmseg segmentors provide). Defaults to True.
+        ignore_predicted_index (int, optional): Also drop the pixels
+            *predicted* as this class from the areas (not from ``CE``).
+            None (default): every labelled pixel counts, a wrong prediction
+            of any class is an error. 0 with ``ignore_index=0`` and 41
+            classes is the public MST-Distill release's NYU metric
+            (``utils.py`` ``metrics``: scikit-learn
+            ``confusion_matrix(labels=1..40)`` keeps only pixels whose label
+            *and* prediction lie in 1..40, so a void prediction at a
+            labelled pixel is not counted as an error).
         **kwargs: :class:`IoUMetric` arguments.
     """
 
     def __init__(self, ignore_index: int = 255, with_loss: bool = True,
+                 ignore_predicted_index: Optional[int] = None,
                  **kwargs) -> None:
         super().__init__(ignore_index=ignore_index, **kwargs)
         self.with_loss = with_loss
+        self.ignore_predicted_index = ignore_predicted_index
+
+    def intersect_and_union(self, pred_label: torch.Tensor,
+                            label: torch.Tensor, num_classes: int,
+                            ignore_index: int):
+        """mmseg's per-image areas, after dropping the pixels predicted as
+        ``ignore_predicted_index`` (when set)."""
+        if self.ignore_predicted_index is not None:
+            label = label.masked_fill(
+                pred_label == self.ignore_predicted_index, ignore_index)
+        return IoUMetric.intersect_and_union(pred_label, label, num_classes,
+                                             ignore_index)
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         start = len(self.results)

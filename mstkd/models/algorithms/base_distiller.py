@@ -92,6 +92,14 @@ class BaseDistiller(BaseModel):
         self.target = target
         self.task = TASK_UTILS.build(
             dict(type='ClsTask') if task is None else task)
+        for name, member in self.members.items():
+            own = getattr(member, 'ignore_index', None)
+            if isinstance(own, int) and own != self.task.ignore_index:
+                raise UserInputError(
+                    f'model.members.{name}.ignore_index={own}, but '
+                    f'model.task.ignore_index={self.task.ignore_index}: the '
+                    'void label must be the same for the members (their CE) '
+                    'and the task (the KL masks); set both to one value.')
         self.pretrained = PretrainedMembers(pretrained, list(members))
         self.stages = parse_stages(
             stages, dict(train=dict(trainable=['student'])))
