@@ -2,7 +2,12 @@
 routing statistics, and resuming a crashed run in the right stage."""
 import glob
 import json
+import os
 import os.path as osp
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -12,9 +17,11 @@ from mmengine.runner import Runner
 
 from mstkd.engine.hooks import MaskNetSelectionHook
 from mstkd.utils import register_all_modules
-from tests.helpers import data_options, run_tool
+from tests.helpers import REPO, data_options, run_tool
 
 MST_CFG = 'configs/mst/mst_avdigits_image.py'
+KILLABLE = osp.join(osp.dirname(__file__), 'killable_train.py')
+THREADS = torch.get_num_threads()
 
 
 def _ok(result):
@@ -155,24 +162,80 @@ def test_resume_after_a_kill_lands_in_stage_and_epoch(
                     model.masknets[key].state_dict()[name], value)
 
 
+def _train_until_killed(args, marker, **at):
+    """``tools/train.py ARGS`` as a subprocess, sent SIGKILL from outside
+    once it waits at ``at`` (see ``killable_train.py``)."""
+    env = dict(os.environ, OMP_NUM_THREADS='1', KILL_MARKER=marker,
+               **{f'KILL_AT_{k.upper()}': v for k, v in at.items()})
+    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
+    proc = subprocess.Popen(
+        [sys.executable, KILLABLE, *args], cwd=REPO, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not osp.exists(marker):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise AssertionError('did not reach ' + str(at) + ': ' +
+                                 proc.communicate()[1][-3000:])
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    return json.load(open(marker))
+
+
+def _last_checkpoint(work):
+    """``last_checkpoint`` names an existing file that loads (weights only)
+    with its epoch."""
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        path = f.read().strip()
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    return osp.basename(path), ckpt['meta']['epoch']
+
+
 def test_resume_reproduces_the_uninterrupted_run(tiny_avdigits, tmp_path):
-    """Killed inside S2 (after epoch 2 of 1 + 2 + 2) and resumed: the same
-    final weights as a run that was never interrupted."""
-    whole = _runner(tiny_avdigits, str(tmp_path / 'whole'), 'whole')
-    whole.train()
+    """Killed with SIGKILL (from outside, a real ``kill -9``) in the
+    middle of S2's second epoch, resumed, killed again between writing
+    epoch 3's checkpoint and renaming it, resumed again: the same final
+    weights, bitwise, as a run that was never interrupted; at each kill
+    ``last_checkpoint`` names an existing, loadable checkpoint."""
+    torch.set_num_threads(1)  # as the subprocesses (OMP_NUM_THREADS=1)
+    try:
+        whole = _runner(tiny_avdigits, str(tmp_path / 'whole'), 'whole')
+        whole.train()
+    finally:
+        torch.set_num_threads(THREADS)
     work = str(tmp_path / 'killed')
-    killed = _runner(tiny_avdigits, work, 'killed')
-    killed.register_hook(CrashAt(2))
-    with pytest.raises(KeyboardInterrupt):
-        killed.train()
-    resumed = _runner(tiny_avdigits, work, 'resumed', resume=True)
-    resumed.train()
-    want = whole.model.state_dict()
-    got = resumed.model.state_dict()
+    args = [MST_CFG, '--work-dir', work, '--cfg-options',
+            *data_options(tiny_avdigits), 'train_cfg.s1_epochs=1',
+            'train_cfg.s2_epochs=2', 'train_cfg.s3_epochs=2',
+            'model.masknet.projector=light']
+    # 1. at the second batch of epoch 3 (the second epoch of S2)
+    at = _train_until_killed(args, str(tmp_path / 'm1'), iter='s2:3:2')
+    assert at['stage'] == 's2' and at['iter'] > 0
+    assert _last_checkpoint(work) == ('epoch_2.pth', 2)
+    # 2. resumed; killed when epoch 3's checkpoint is written, not renamed
+    at = _train_until_killed(args + ['--resume'], str(tmp_path / 'm2'),
+                             rename='epoch_3.pth')
+    assert at['src'] == osp.join(work, '.epoch_3.pth.tmp')
+    assert torch.load(at['src'], map_location='cpu',
+                      weights_only=True)['meta']['epoch'] == 3
+    assert not osp.exists(osp.join(work, 'epoch_3.pth'))
+    assert _last_checkpoint(work) == ('epoch_2.pth', 2)
+    # 3. resumed to the end
+    proc = run_tool(['tools/train.py', *args, '--resume'])
+    _ok(proc)
+    assert 'Auto resumed from the latest checkpoint' in proc.stdout + \
+        proc.stderr
+    assert _last_checkpoint(work) == ('epoch_5.pth', 5)
+    want = torch.load(osp.join(tmp_path, 'whole', 'epoch_5.pth'),
+                      map_location='cpu')['state_dict']
+    got = torch.load(osp.join(work, 'epoch_5.pth'),
+                     map_location='cpu')['state_dict']
     assert set(got) == set(want)
+    assert set(want) == set(whole.model.state_dict())
     for key, value in want.items():
-        torch.testing.assert_close(got[key], value, rtol=0, atol=1e-6,
-                                   msg=key)
+        torch.testing.assert_close(got[key], value, rtol=0, atol=0, msg=key)
 
 
 def test_optimizers_per_stage_are_disjoint(tiny_avdigits, tmp_path):

@@ -125,8 +125,9 @@ class ConfigurableDistiller(BaseDistiller):
             ``out_channels`` (and ``in_size``/``out_size`` where the
             connector takes them) are filled in from a dry forward.
         stages (dict, optional): Stage name -> ``dict(trainable=[...],
-            losses=[...])``. Defaults to one stage ``'train'`` training the
-            student and the connectors with every loss.
+            losses=[...])``; a stage without ``losses`` uses every declared
+            loss. Defaults to one stage ``'train'`` training the student and
+            the connectors with every loss.
         task, pretrained, data_preprocessor, init_cfg: See
             :class:`BaseDistiller`.
     """
@@ -265,7 +266,9 @@ class ConfigurableDistiller(BaseDistiller):
     def _check_stage_losses(self) -> Dict[str, List[str]]:
         stage_losses = {}
         for stage, spec in self.stages.items():
-            names = list(spec.get('losses', []))
+            # a stage that lists no losses uses every declared one
+            names = list(spec['losses'] if 'losses' in spec else
+                         self.distill_losses)
             bad = [n for n in names if n not in self.distill_losses]
             if bad:
                 raise UserInputError(

@@ -9,6 +9,10 @@ Config (``pretrained`` of any distiller)::
         # the S1 end of an MST run: keys 'members.audio.*'
         audio='work_dirs/mst_avdigits_image/s1_end.pth')
 
+A work dir instead of a file means its best checkpoint by validation loss
+(``best_CE_epoch_*.pth``, the paper's selection), e.g.
+``checkpoint='work_dirs/avdigits_fusion'``.
+
 The key prefix is found from the checkpoint (``members.<member>.`` of a
 distiller, ``member.`` of :class:`~mstkd.models.MemberClassifier`, or none:
 a plain state dict) unless ``prefix`` is given; ``member`` names the member
@@ -17,7 +21,9 @@ distiller is built (a missing one fails at once, naming the command that
 trains it) and loaded in ``init_weights()``, after the Runner's weight
 initialisation and before ``load_from`` / ``--resume``.
 """
+import glob
 import os.path as osp
+import re
 from typing import Dict, List, Optional, Union
 
 import torch.nn as nn
@@ -43,6 +49,23 @@ def _train_hint(name: str, config: Optional[str]) -> str:
 
 def _listing(keys: List[str]) -> str:
     return first_keys(keys, _SHOWN)
+
+
+def best_checkpoint(work_dir: str, name: str,
+                    config: Optional[str] = None) -> str:
+    """The best checkpoint by validation loss (``best_CE_epoch_*.pth``,
+    the paper's model selection) of a member run's work dir."""
+    found = sorted(glob.glob(osp.join(work_dir, 'best_CE_epoch_*.pth')),
+                   key=lambda p: int(re.findall(r'(\d+)\.pth$', p)[0]))
+    if found:
+        return found[-1]
+    present = sorted(osp.basename(p) for p in glob.glob(
+        osp.join(work_dir, '*.pth')))
+    raise DataNotFoundError(
+        f'Pretrained member "{name}": the work dir {work_dir} has no best '
+        f'checkpoint by validation loss (best_CE_epoch_*.pth); it holds '
+        f'{present or "no checkpoints"}. {_train_hint(name, config)} with '
+        f'--work-dir {work_dir}, or give the checkpoint file.')
 
 
 class PretrainedMembers:
@@ -71,6 +94,9 @@ class PretrainedMembers:
                     f'pretrained.{name} takes a path or a dict with keys '
                     f'{list(_KEYS)} (checkpoint required); got '
                     f'{sorted(spec)}.')
+            if osp.isdir(spec['checkpoint']):
+                spec['checkpoint'] = best_checkpoint(
+                    spec['checkpoint'], name, spec.get('config'))
             if not osp.isfile(spec['checkpoint']):
                 raise DataNotFoundError(
                     f'Pretrained checkpoint of member "{name}" not found: '

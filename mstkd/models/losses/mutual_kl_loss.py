@@ -25,6 +25,9 @@ class MutualKLLoss(SoftenedKLLoss):
         detach (bool): DML-style detachment. Defaults to False.
         scale_by_t2 (bool): Defaults to True.
         normalize (str): Dense mean over ``'valid'`` or ``'all'`` pixels.
+        peer_mean (bool): Divide by ``M - 1``: each member is taught by the
+            mean of its peers (DML Eq. 10, ``1 / (K - 1)``). Defaults to
+            False (MST-Distill Eq. 2, the sum).
         loss_weight (float | dict): Defaults to 1.0.
         loss_name (str): Defaults to ``'loss_align'``.
     """
@@ -34,11 +37,13 @@ class MutualKLLoss(SoftenedKLLoss):
                  detach: bool = False,
                  scale_by_t2: bool = True,
                  normalize: str = 'valid',
+                 peer_mean: bool = False,
                  loss_weight: Union[float, dict] = 1.0,
                  loss_name: str = 'loss_align'):
         super().__init__(temperature, scale_by_t2, normalize, loss_weight,
                          loss_name)
         self.detach = detach
+        self.peer_mean = peer_mean
 
     def forward(self,
                 logits: Union[Sequence[Tensor], Mapping[str, Tensor]],
@@ -60,4 +65,6 @@ class MutualKLLoss(SoftenedKLLoss):
             else:
                 align = align + self.kl(zi, zj, valid_mask)
                 align = align + self.kl(zj, zi, valid_mask)
+        if self.peer_mean and len(zs) > 1:
+            align = align / (len(zs) - 1)
         return self.loss_weight * align

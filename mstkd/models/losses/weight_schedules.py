@@ -23,18 +23,26 @@ class StepDecay:
     Config: ``loss_weight=dict(type='StepDecay', initial=1.0, step=30,
     factor=0.5)`` on any loss.
 
+    ``complement=True`` gives ``1 - initial * factor ** periods``: the
+    partner weight of a convex combination, e.g. the reference release's KD
+    (``main-KD.py``: ``(1 - alpha) * CE + alpha * KL`` with ``alpha = 0.5``
+    halved after every 30 epochs).
+
     Args:
         initial (float): Weight at epoch 0. Defaults to 1.0.
         step (int): Decay period in epochs. Defaults to 30.
         factor (float): Factor per period. Defaults to 0.5.
         rounding (str): ``'floor'`` or ``'ceil'``. Defaults to ``'floor'``.
+        complement (bool): Return ``1 -`` the decayed value. Defaults to
+            False.
     """
 
     def __init__(self,
                  initial: float = 1.0,
                  step: int = 30,
                  factor: float = 0.5,
-                 rounding: str = 'floor') -> None:
+                 rounding: str = 'floor',
+                 complement: bool = False) -> None:
         if step <= 0:
             raise ValueError(f'step must be > 0, got {step}')
         if rounding not in ('floor', 'ceil'):
@@ -44,6 +52,7 @@ class StepDecay:
         self.step = step
         self.factor = factor
         self.rounding = rounding
+        self.complement = complement
 
     def periods(self, epoch: int) -> int:
         """Decay periods applied at ``epoch``."""
@@ -54,9 +63,10 @@ class StepDecay:
         return -(-epoch // self.step)
 
     def __call__(self, epoch: int) -> float:
-        return self.initial * self.factor**self.periods(epoch)
+        value = self.initial * self.factor**self.periods(epoch)
+        return 1.0 - value if self.complement else value
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(initial={self.initial}, step='
                 f'{self.step}, factor={self.factor}, '
-                f'rounding={self.rounding!r})')
+                f'rounding={self.rounding!r}, complement={self.complement})')

@@ -16,45 +16,10 @@ from tests.helpers import REPO, data_options, run_tool
 
 C = 5
 
-FITNETS = '''
-# FitNets-like (Romero et al. 2015): a hint stage (a regressor on the
-# student's fc1, MSE to the teacher's fusion.fc1), then a KD stage.
-_base_ = [
-    '{repo}/configs/_base_/models/avdigits_members.py',
-    '{repo}/configs/_base_/datasets/avdigits.py',
-    '{repo}/configs/_base_/default_runtime.py'
-]
-model = dict(
-    type='ConfigurableDistiller',
-    members=dict(mm={{{{_base_.fusion_member}}}},
-                 image={{{{_base_.image_member}}}}),
-    target='image',
-    pretrained=dict(mm=dict(checkpoint='{teacher}',
-                            config='configs/members/avdigits_fusion.py')),
-    connectors=dict(hint=dict(type='LinearConnector', source='image:fc1',
-                              target='mm:fusion.fc1')),
-    losses=dict(
-        loss_hint=dict(type='MSELoss'),
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
-    loss_forward_mappings=dict(
-        loss_hint=dict(pred='hint', target='mm:fusion.fc1'),
-        loss_ce=dict(logits='image:', labels='labels'),
-        loss_kd=dict(pred='image:', target='mm:')),
-    stages=dict(
-        hint=dict(trainable=['student', 'connectors.hint'],
-                  losses=['loss_hint']),
-        kd=dict(trainable=['student'], losses=['loss_ce', 'loss_kd'])))
-train_cfg = dict(type='MultiStageTrainLoop', stages=dict(hint=1, kd=2))
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(
-    constructor='StageOptimWrapperConstructor',
-    hint=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3)),
-    kd=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3)))
-default_hooks = dict(
-    checkpoint=dict(type='StageCheckpointHook', best_stages=('kd', )))
-'''
+# The shipped FitNets config (Romero et al. 2015): a hint stage (a regressor
+# on the student's fc1, MSE to the teacher's fusion.fc1), then a KD stage.
+FITNETS = osp.join(REPO, 'configs', 'baselines', 'fitnets',
+                   'fitnets_avdigits_image_mm.py')
 
 
 def _ok(result):
@@ -67,7 +32,7 @@ def _state(path):
     return torch.load(path, map_location='cpu')['state_dict']
 
 
-def _initial_state(config, npz, work_dir):
+def _initial_state(config, npz, work_dir, options=None):
     """The model of a run before training (built with the run's seed)."""
     from mmengine.config import Config
     from mmengine.runner import Runner
@@ -75,6 +40,7 @@ def _initial_state(config, npz, work_dir):
     from mstkd.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(str(config))
+    cfg.merge_from_dict(options or {})
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.update(data_file=npz, n_mels=64, n_frames=64)
     cfg.work_dir = work_dir
@@ -88,14 +54,17 @@ def test_two_stage_method_declared_in_config(tiny_avdigits, tmp_path):
     _ok(run_tool(['tools/train.py', 'configs/members/avdigits_fusion.py',
                   '--work-dir', teacher_dir, '--cfg-options',
                   'train_cfg.max_epochs=1', *opts]))
-    teacher = osp.join(teacher_dir, 'epoch_1.pth')
-    config = tmp_path / 'fitnets_avdigits.py'
-    config.write_text(FITNETS.format(repo=REPO, teacher=teacher))
+    # the teacher's work dir: its best checkpoint by validation loss
+    teacher = glob.glob(osp.join(teacher_dir, 'best_CE_epoch_*.pth'))[0]
+    options = {'model.pretrained.mm.checkpoint': teacher_dir,
+               'train_cfg.stages.hint': 1, 'train_cfg.stages.kd': 2}
+    config = FITNETS
     work = str(tmp_path / 'fitnets')
     log = _ok(run_tool(['tools/train.py', str(config), '--work-dir', work,
-                        '--cfg-options', *opts]))
-    assert 'Entering stage hint at epoch 1' in log
-    assert 'Entering stage kd at epoch 2' in log
+                        '--cfg-options', *opts,
+                        *[f'{k}={v}' for k, v in options.items()]]))
+    assert 'Entering FitNets hint training at epoch 1' in log
+    assert 'Entering FitNets knowledge distillation at epoch 2' in log
     # widths from a dry forward: LeNet5 fc1 (84) -> fusion fc1 (170)
     assert 'Connectors: hint (LinearConnector: 84 -> 170)' in log
     assert f'Member "mm" loaded from {teacher} (prefix "member.")' in log
@@ -113,7 +82,8 @@ def test_two_stage_method_declared_in_config(tiny_avdigits, tmp_path):
     assert any(not torch.equal(hint[k], kd[k]) for k in student)
     # the hint loss trains fc1 (and below), not the head: fc2 keeps its
     # initial weights (the run's seed rebuilds them) until the KD stage
-    init = _initial_state(config, tiny_avdigits, str(tmp_path / 'init'))
+    init = _initial_state(config, tiny_avdigits, str(tmp_path / 'init'),
+                          options)
     assert not torch.equal(init['members.image.fc1.weight'],
                            hint['members.image.fc1.weight'])
     assert torch.equal(init['members.image.fc2.weight'],
@@ -135,7 +105,7 @@ def test_two_stage_method_declared_in_config(tiny_avdigits, tmp_path):
     assert len(best) == 1 and int(best[0][-5]) in (2, 3)
     _ok(run_tool(['tools/test.py', str(config), best[0], '--out', out,
                   '--work-dir', str(tmp_path / 't'), '--cfg-options',
-                  *opts]))
+                  *opts, f'model.pretrained.mm.checkpoint={teacher_dir}']))
     assert set(json.load(open(out))) >= {'OA', 'AA'}
 
 

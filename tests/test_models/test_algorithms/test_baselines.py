@@ -1,0 +1,208 @@
+"""The paper's baselines declared on the framework (configs/baselines/):
+their losses against direct computations, and short runs of the shipped
+AV-Digits configs through tools/train.py and tools/test.py."""
+import glob
+import json
+import os
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+
+from mstkd.models.losses import MutualKLLoss
+from mstkd.registry import MODELS
+from tests.helpers import REPO, data_options, run_tool
+
+BASELINES = osp.join(REPO, 'configs', 'baselines')
+
+
+def _ok(result):
+    assert result.returncode == 0, (result.stdout[-3000:] +
+                                    result.stderr[-3000:])
+    return result.stdout + result.stderr
+
+
+def _state(path):
+    return torch.load(path, map_location='cpu')['state_dict']
+
+
+def _kl(p_logits, q_logits):
+    """KL(softmax(p) || softmax(q)), batch mean, written out."""
+    p = F.softmax(p_logits.double(), 1)
+    return (p * (p.log() - F.log_softmax(q_logits.double(), 1))).sum(1).mean()
+
+
+# ------------------------------------------------------------------ losses
+def test_dml_mutual_loss_is_eq10_of_every_peer():
+    """DML Eq. 10: peer k learns from 1/(K-1) sum_{l != k} KL(p_l || p_k),
+    the other peers detached."""
+    torch.manual_seed(0)
+    zs = [torch.randn(6, 5, requires_grad=True) for _ in range(3)]
+    loss = MutualKLLoss(temperature=1.0, detach=True, peer_mean=True)(zs)
+    want = sum(_kl(zs[l], zs[k]) for k in range(3) for l in range(3)
+               if l != k) / 2
+    assert float(loss) == pytest.approx(float(want), rel=1e-6)
+    loss.backward()
+    for k in range(3):  # each peer's gradient: only its own Eq. 10 term
+        z = [t.detach().clone() for t in zs]
+        z[k].requires_grad_()
+        own = sum(_kl(z[l], z[k]) for l in range(3) if l != k) / 2
+        own.backward()
+        torch.testing.assert_close(zs[k].grad, z[k].grad.float(),
+                                   rtol=1e-5, atol=1e-7)
+    # without peer_mean it is MST's Eq. 2 sum (twice the mean at K = 3)
+    plain = MutualKLLoss(temperature=1.0, detach=True)(zs)
+    assert float(plain) == pytest.approx(2 * float(loss), rel=1e-6)
+
+
+def test_kd_release_weights_follow_main_kd():
+    """main-KD.py: (1 - alpha) CE + alpha KL, alpha = 0.5 halved after
+    every 30 epochs (`args.alpha *= 0.5 if (epoch + 1) % 30 == 0`)."""
+    from mstkd.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(
+        osp.join(BASELINES, 'kd', 'kd_avdigits_image_mm_release.py'))
+    ce = MODELS.build(cfg.model.losses.loss_ce)
+    kd = MODELS.build(cfg.model.losses.loss_kd)
+    alpha = 0.5
+    for epoch in range(95):
+        ce.set_epoch(epoch)
+        kd.set_epoch(epoch)
+        assert kd.loss_weight == pytest.approx(alpha, rel=1e-12), epoch
+        assert ce.loss_weight == pytest.approx(1 - alpha, rel=1e-12), epoch
+        alpha *= 0.5 if (epoch + 1) % 30 == 0 else 1.0
+    paper = Config.fromfile(
+        osp.join(BASELINES, 'kd', 'kd_avdigits_image_mm.py'))
+    assert 'loss_weight' not in paper.model.losses.loss_kd  # Hinton: 1, 1
+
+
+# ------------------------------------------------------------- end to end
+def _member_run(npz, config, work_dir, options=()):
+    """A member run's work dir (1 epoch): the teacher of a baseline."""
+    _ok(run_tool(['tools/train.py', config, '--work-dir', work_dir,
+                  '--cfg-options', 'train_cfg.max_epochs=1',
+                  *data_options(npz), *options]))
+    return work_dir
+
+
+@pytest.fixture(scope='module')
+def teachers(tiny_avdigits, tmp_path_factory):
+    root = tmp_path_factory.mktemp('teachers')
+    return dict(
+        mm=_member_run(tiny_avdigits, 'configs/members/avdigits_fusion.py',
+                       str(root / 'fusion')),
+        image=_member_run(tiny_avdigits, 'configs/members/avdigits_image.py',
+                          str(root / 'image')))
+
+
+def _scalars(work):
+    rows = [json.loads(line) for path in glob.glob(
+        osp.join(work, '*', 'vis_data', 'scalars.json'))
+        for line in open(path)]
+    return {k for r in rows if 'loss' in r for k in r
+            if k.startswith('loss_')}
+
+
+@pytest.mark.parametrize('config,teacher,student', [
+    ('kd/kd_avdigits_image_mm.py', 'mm', 'image'),
+    ('kd/kd_avdigits_audio_cm.py', 'image', 'audio'),
+])
+def test_kd_trains_the_student_from_a_frozen_teacher_run(
+        config, teacher, student, teachers, tiny_avdigits, tmp_path):
+    work = str(tmp_path / 'kd')
+    log = _ok(run_tool([
+        'tools/train.py', osp.join(BASELINES, config), '--work-dir', work,
+        '--cfg-options', 'train_cfg.max_epochs=2',
+        'default_hooks.checkpoint.max_keep_ckpts=2',
+        f'model.pretrained.{teacher}.checkpoint={teachers[teacher]}',
+        *data_options(tiny_avdigits)]))
+    best_teacher = glob.glob(
+        osp.join(teachers[teacher], 'best_CE_epoch_*.pth'))[0]
+    assert (f'Member "{teacher}" loaded from {best_teacher} (prefix '
+            '"member.")') in log
+    assert _scalars(work) == {'loss_ce', 'loss_kd'}
+    first, last = (_state(osp.join(work, f'epoch_{e}.pth')) for e in (1, 2))
+    source = _state(best_teacher)
+    for key, value in source.items():  # the teacher never trains
+        name = f'members.{teacher}.' + key[len('member.'):]
+        torch.testing.assert_close(first[name], value, rtol=0, atol=0)
+        torch.testing.assert_close(last[name], value, rtol=0, atol=0)
+    moved = [k for k in first if k.startswith(f'members.{student}.')
+             and not torch.equal(first[k], last[k])]
+    assert moved
+
+    # the student's test metrics equal a direct count on the test split
+    best = glob.glob(osp.join(work, 'best_CE_epoch_*.pth'))
+    out = str(tmp_path / 'm.json')
+    _ok(run_tool(['tools/test.py', osp.join(BASELINES, config), best[0],
+                  '--out', out, '--work-dir', str(tmp_path / 't'),
+                  '--cfg-options',
+                  f'model.pretrained.{teacher}.checkpoint='
+                  f'{teachers[teacher]}', *data_options(tiny_avdigits)]))
+    metrics = json.load(open(out))
+    assert metrics['OA'] == pytest.approx(
+        _direct_oa(osp.join(BASELINES, config), best[0], student,
+                   tiny_avdigits, {f'model.pretrained.{teacher}.checkpoint':
+                                   teachers[teacher]}), abs=1e-12)
+
+
+def _direct_oa(config, ckpt, student, npz, options):
+    """Test OA of the checkpoint's student by a plain forward pass."""
+    from mmengine.dataset import default_collate
+
+    from mstkd.registry import DATASETS
+    from mstkd.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(options)
+    cfg.test_dataloader.dataset.update(data_file=npz, n_mels=64, n_frames=64)
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(_state(ckpt))
+    model.eval()
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(dataset), 16):
+            batch = default_collate([dataset[j] for j in range(
+                i, min(i + 16, len(dataset)))])
+            data = model.data_preprocessor(batch, False)
+            logits = model.members[student](data['inputs'])
+            labels = data['data_samples']['gt_label'] if isinstance(
+                data['data_samples'], dict) else torch.cat(
+                    [s.gt_label for s in data['data_samples']])
+            correct += int((logits.argmax(1) == labels.flatten()).sum())
+    return correct / len(dataset)
+
+
+def test_dml_trains_every_peer(tiny_avdigits, tmp_path):
+    work = str(tmp_path / 'dml')
+    _ok(run_tool([
+        'tools/train.py',
+        osp.join(BASELINES, 'dml', 'dml_avdigits_image_mmcm.py'),
+        '--work-dir', work, '--cfg-options', 'train_cfg.max_epochs=2',
+        'default_hooks.checkpoint.max_keep_ckpts=2',
+        *data_options(tiny_avdigits)]))
+    assert _scalars(work) == {'loss_ce_image', 'loss_ce_mm',
+                              'loss_ce_audio', 'loss_mutual'}
+    first, last = (_state(osp.join(work, f'epoch_{e}.pth')) for e in (1, 2))
+    for peer in ('image', 'mm', 'audio'):
+        assert any(not torch.equal(first[k], last[k]) for k in first
+                   if k.startswith(f'members.{peer}.')), peer
+
+
+def test_missing_teacher_names_the_command(tiny_avdigits, tmp_path):
+    empty = tmp_path / 'no_run'
+    os.makedirs(empty)
+    result = run_tool([
+        'tools/train.py', osp.join(BASELINES, 'kd', 'kd_avdigits_image_mm.py'),
+        '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+        f'model.pretrained.mm.checkpoint={empty}',
+        *data_options(tiny_avdigits)])
+    assert result.returncode == 2
+    err = result.stdout + result.stderr
+    assert 'Traceback' not in err
+    assert (f'the work dir {empty} has no best checkpoint by validation '
+            'loss') in err
+    assert 'python tools/train.py configs/members/avdigits_fusion.py' in err
