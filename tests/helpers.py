@@ -125,3 +125,90 @@ def make_toy_fusion() -> nn.Module:
     """A :class:`ToyFusion` with seed-0 weights, in eval mode."""
     torch.manual_seed(0)
     return ToyFusion().eval()
+
+
+def direct_oa(config: str, ckpt: str, options=(), student: Optional[str]
+              = None, batch_size: int = 16) -> float:
+    """Test OA of a checkpoint by a plain forward pass over the test split.
+
+    ``options`` are ``--cfg-options`` strings (``key=value``) as given to
+    the tools. For a multi-member model (MST, baselines) the ``student``
+    member (default: the model's ``target``) is loaded strictly from the
+    checkpoint's ``members.<student>.`` weights and run alone; for a
+    :class:`MemberClassifier` the whole model is loaded strictly and
+    ``model(inputs, mode='tensor')`` gives the logits. The prediction is
+    the argmax of the logits, compared with ``gt_label``.
+    """
+    from mmengine.config import Config, DictAction
+    from mmengine.dataset import default_collate
+
+    from mstkd.registry import DATASETS, MODELS
+    from mstkd.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(config if osp.isabs(config) else
+                          osp.join(REPO, config))
+    cfg.merge_from_dict({
+        k: DictAction._parse_iterable(v)
+        for k, v in (o.split('=', 1) for o in options)})
+    model = MODELS.build(cfg.model).eval()
+    state = torch.load(ckpt, map_location='cpu')['state_dict']
+    if hasattr(model, 'members'):
+        student = student or model.target
+        prefix = f'members.{student}.'
+        model.members[student].load_state_dict(
+            {k[len(prefix):]: v for k, v in state.items()
+             if k.startswith(prefix)})
+        forward = model.members[student]
+    else:
+        model.load_state_dict(state)
+
+        def forward(inputs):
+            return model(inputs, mode='tensor')
+
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    assert len(dataset) > 0
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(dataset), batch_size):
+            batch = default_collate([
+                dataset[j]
+                for j in range(i, min(i + batch_size, len(dataset)))])
+            data = model.data_preprocessor(batch, False)
+            logits = forward(data['inputs'])
+            samples = data['data_samples']
+            labels = samples['gt_label'] if isinstance(samples, dict) else \
+                torch.cat([s.gt_label for s in samples])
+            correct += int((logits.argmax(1) == labels.flatten()).sum())
+    return correct / len(dataset)
+
+
+def reference_kl(p_logits: torch.Tensor, q_logits: torch.Tensor,
+                 t: float = 1.0, valid: Optional[torch.Tensor] = None,
+                 normalize: str = 'valid', scale_by_t2: bool = True,
+                 reduction: str = 'mean') -> torch.Tensor:
+    """``KL(P || Q)`` written out in float64, per sample or per pixel.
+
+    ``P = softmax(p_logits / T)``, ``Q = softmax(q_logits / T)`` over the
+    channels (dim 1); per pixel ``sum_c P_c * (log P_c - log Q_c)``, times
+    ``T**2`` when ``scale_by_t2``. ``reduction='none'`` returns that map
+    (``(B, *spatial)``); ``'mean'`` averages it over the valid pixels
+    (``normalize='valid'``) or over every pixel, void included (``'all'``,
+    the reference release's dense KD).
+    """
+    def log_softmax(z):
+        z = z.detach().double() / t
+        z = z - z.max(1, keepdim=True).values
+        return z - z.exp().sum(1, keepdim=True).log()
+
+    log_p, log_q = log_softmax(p_logits), log_softmax(q_logits)
+    per = (log_p.exp() * (log_p - log_q)).sum(1)
+    if scale_by_t2:
+        per = per * t * t
+    if reduction == 'none':
+        return per
+    assert reduction == 'mean', reduction
+    if valid is None or normalize == 'all':
+        return per.mean()
+    assert normalize == 'valid', normalize
+    valid = valid.to(per.device).double()
+    return (per * valid).sum() / valid.sum()

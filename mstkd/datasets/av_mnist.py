@@ -173,7 +173,8 @@ class AVMNISTDataset(MultiModalClsDataset):
         self._counts = counts
         if self.lazy:
             data = {
-                m: _ConcatMemmap([files[p][m] for p in PARTS], SHAPES[m])
+                m: _ConcatMemmap([files[p][m] for p in PARTS], SHAPES[m],
+                                 what=m)
                 for m in self.modalities
             }
         else:
@@ -198,7 +199,8 @@ class AVMNISTDataset(MultiModalClsDataset):
                                 tensor,
                                 minmax_per_sample,
                                 self.chunk_rows,
-                                positions=pos)
+                                positions=pos,
+                                what=m)
             out[m] = tensor
         return out
 
@@ -210,12 +212,14 @@ def _minmax_reshaped(row: np.ndarray, shape: tuple) -> torch.Tensor:
 class _ConcatMemmap(LazySource):
     """Rows of several ``.npy`` files, concatenated: one
     :class:`MemmapSource` per file, each row min-max normalised per item and
-    reshaped to ``shape``."""
+    reshaped to ``shape``; with ``what`` (the modality) each row served is
+    checked for NaN/Inf."""
 
-    def __init__(self, paths: List[str], shape: tuple):
+    def __init__(self, paths: List[str], shape: tuple,
+                 what: Optional[str] = None):
         self.shape = tuple(shape)
         transform = functools.partial(_minmax_reshaped, shape=self.shape)
-        self.parts = [MemmapSource(p, transform) for p in paths]
+        self.parts = [MemmapSource(p, transform, what) for p in paths]
 
     def __len__(self) -> int:
         return sum(len(part) for part in self.parts)

@@ -11,7 +11,7 @@ from mstkd.registry import DATASETS
 from mstkd.utils.compat.safe_loading import (NUMERIC_DTYPES,
                                              numpy_array_globals)
 from mstkd.utils.errors import DataNotFoundError, UserInputError
-from .file_checks import check_labels, require_dir
+from .file_checks import check_finite, check_labels, require_dir
 from .multimodal_dataset import MultiModalClsDataset
 
 DATA_FILE = 'CMMD_data.pth'
@@ -103,6 +103,7 @@ def load_cmmd_file(path: str) -> tuple:
             raise UserInputError(
                 f'{path}: {name} has shape {list(value.shape)}, expected '
                 f'[{n}, {dim}] ({n} labels).\nExpected layout:\n{LAYOUT}')
+        check_finite(value, path, name)
     return (torch.from_numpy(image.astype(np.float32, copy=False)),
             torch.from_numpy(text.astype(np.float32, copy=False)),
             torch.from_numpy(labels))

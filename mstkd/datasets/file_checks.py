@@ -2,11 +2,12 @@
 the layout quoted in the error), and file identity for in-process caches."""
 import os
 import os.path as osp
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from mstkd.utils.errors import DataNotFoundError, UserInputError
+
 
 def layout_hint(layout: str) -> str:
     """``'\nExpected layout:\n{layout}'`` to end an error message with, or
@@ -53,20 +54,53 @@ def check_labels(labels: np.ndarray,
     return labels
 
 
-def check_finite(array: np.ndarray, path: str, what: str,
-                 layout: str = '') -> None:
-    """Fail on NaN/Inf in ``array`` (one sample per row), naming the file,
-    the modality and the first bad sample."""
+def first_nonfinite(array: np.ndarray) -> Optional[int]:
+    """Position of the first sample (row) of ``array`` holding NaN/Inf, or
+    ``None`` when every value is finite (or the dtype is not a float)."""
     array = np.asarray(array)
-    if array.dtype.kind != 'f' or not array.size:
-        return
-    finite = np.isfinite(array.reshape(len(array), -1)).all(1) \
-        if array.ndim > 1 else np.isfinite(array)
-    if not finite.all():
-        first = int(np.flatnonzero(~finite)[0])
-        raise UserInputError(
-            f'{path}: {what} holds NaN/Inf values ({int((~finite).sum())} '
-            f'samples; the first at index {first}).' + layout_hint(layout))
+    if array.dtype.kind not in 'fc' or not array.size:
+        return None
+    flat = array.reshape(len(array), -1) if array.ndim > 1 else \
+        array.reshape(-1, 1)
+    finite = np.isfinite(flat).all(1)
+    return None if finite.all() else int(np.flatnonzero(~finite)[0])
+
+
+def nonfinite_error(path: str, what: str, index) -> UserInputError:
+    """``'<file>: <what>[<index>] contains NaN/Inf; clean or drop that
+    sample.'``; ``index`` is an int or a tuple (a position in one file)."""
+    shown = ', '.join(str(int(i)) for i in index) if isinstance(
+        index, (tuple, list)) else str(int(index))
+    return UserInputError(f'{path}: {what}[{shown}] contains NaN/Inf; clean '
+                          'or drop that sample.')
+
+
+def check_finite(array: np.ndarray,
+                 path: str,
+                 what: str,
+                 layout: str = '',
+                 rows: Optional[Sequence[int]] = None) -> None:
+    """Fail on NaN/Inf in ``array`` (one sample per row), naming the file,
+    the modality (or array key) and the first bad sample.
+
+    Args:
+        array (np.ndarray): Samples along the first axis.
+        path (str): The file the array was read from.
+        what (str): The modality or array key, e.g. ``'audio'``.
+        layout (str): Unused (kept for the callers' signature); a NaN is
+            not a layout problem.
+        rows (Sequence[int], optional): The index in the file of each row
+            of ``array`` (for a chunk or a selection of the file's rows);
+            defaults to ``0 .. len(array) - 1``.
+
+    Raises:
+        UserInputError: ``'<path>: <what>[<index>] contains NaN/Inf; clean
+        or drop that sample.'``
+    """
+    first = first_nonfinite(array)
+    if first is not None:
+        raise nonfinite_error(path, what,
+                              first if rows is None else rows[first])
 
 
 def require_dir(path: str, layout: str, what: str) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from mstkd.utils.errors import DataNotFoundError, UserInputError
-from .file_checks import layout_hint
+from .file_checks import check_finite, layout_hint
 
 
 def npy_info(path: str, layout: str = '') -> Tuple[tuple, np.dtype]:
@@ -113,7 +113,8 @@ def gather_npy_rows(path: str,
                     transform: Optional[Callable[[torch.Tensor],
                                                  torch.Tensor]] = None,
                     chunk_rows: int = 1024,
-                    positions: Optional[np.ndarray] = None) -> torch.Tensor:
+                    positions: Optional[np.ndarray] = None,
+                    what: Optional[str] = None) -> torch.Tensor:
     """Copy ``file[rows[k]]`` (as float32, through ``transform``) into
     ``out[positions[k]]``, reading the file chunk by chunk.
 
@@ -129,6 +130,9 @@ def gather_npy_rows(path: str,
         chunk_rows (int): Rows read at a time.
         positions (np.ndarray, optional): Rows of ``out`` to fill; defaults
             to ``0 .. len(rows) - 1``.
+        what (str, optional): The modality; when given, the picked rows are
+            checked for NaN/Inf (before ``transform``) and the first bad
+            one fails, naming ``path``, ``what`` and its row in the file.
 
     Returns:
         torch.Tensor: ``out``.
@@ -146,6 +150,8 @@ def gather_npy_rows(path: str,
             continue
         picked = torch.from_numpy(chunk[sorted_rows[lo:hi] - start].astype(
             np.float32, copy=False))
+        if what is not None:
+            check_finite(picked.numpy(), path, what, rows=sorted_rows[lo:hi])
         if transform is not None:
             picked = transform(picked)
         flat_out.index_copy_(0, sorted_pos[lo:hi], picked.reshape(hi - lo, -1))

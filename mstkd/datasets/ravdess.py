@@ -12,8 +12,8 @@ import torch
 
 from mstkd.registry import DATASETS
 from mstkd.utils.errors import UserInputError
-from .file_checks import (check_labels, file_key, layout_hint, require_dir,
-                          require_files)
+from .file_checks import (check_finite, check_labels, file_key, layout_hint,
+                          require_dir, require_files)
 from .multimodal_dataset import MultiModalClsDataset
 from .normalization import minmax_per_sample
 from .npy_io import check_npy, iter_npy_chunks, npy_info
@@ -57,7 +57,10 @@ def video_channel_minmax(path: str,
         if key in _STATS_CACHE:
             return _STATS_CACHE[key]
     lo = hi = None
-    for _, chunk in iter_npy_chunks(path, chunk_rows):
+    for start, chunk in iter_npy_chunks(path, chunk_rows):
+        # a float file may hold NaN/Inf (the release's uint8 cannot)
+        check_finite(chunk, path, 'video',
+                     rows=range(start, start + len(chunk)))
         c_lo = chunk.min(axis=(0, 1, 3, 4))
         c_hi = chunk.max(axis=(0, 1, 3, 4))
         lo = c_lo if lo is None else np.minimum(lo, c_lo)
@@ -156,8 +159,8 @@ class RAVDESSDataset(MultiModalClsDataset):
         if 'audio' in self.modalities:
             check_npy(files['audio'], [n, None, None], 'fiu', LAYOUT,
                       f'audio ({n} labels in {files["labels"]})')
-            audio = torch.from_numpy(
-                np.load(files['audio'], allow_pickle=False).astype(np.float32,
-                                                                   copy=False))
+            audio = np.load(files['audio'], allow_pickle=False)
+            check_finite(audio, files['audio'], 'audio')
+            audio = torch.from_numpy(audio.astype(np.float32, copy=False))
             data['audio'] = minmax_per_sample(audio)
         return data, labels

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from mstkd.utils.errors import DataNotFoundError, UserInputError
-from .file_checks import layout_hint
+from .file_checks import first_nonfinite, layout_hint, nonfinite_error
 
 ItemTransform = Callable[[np.ndarray], torch.Tensor]
 
@@ -44,11 +44,15 @@ class MemmapSource(LazySource):
         path (str): The ``.npy`` file ``[N, ...]``.
         transform (Callable, optional): ``row (np.ndarray) -> tensor``;
             defaults to a float32 copy.
+        what (str, optional): The modality; when given, each row served is
+            checked for NaN/Inf (naming the file, ``what`` and the row).
     """
 
-    def __init__(self, path: str, transform: Optional[ItemTransform] = None):
+    def __init__(self, path: str, transform: Optional[ItemTransform] = None,
+                 what: Optional[str] = None):
         self.path = path
         self.transform = transform
+        self.what = what
         self._array = None
 
     @property
@@ -63,6 +67,8 @@ class MemmapSource(LazySource):
 
     def load(self, index: int) -> torch.Tensor:
         row = self.array[index]
+        if self.what is not None and first_nonfinite(row[None]) is not None:
+            raise nonfinite_error(self.path, self.what, index)
         if self.transform is None:
             return torch.from_numpy(np.array(row, dtype=np.float32))
         return self.transform(row)
@@ -82,17 +88,22 @@ class NpyFilesSource(LazySource):
         transform (Callable, optional): ``array -> tensor``; defaults to a
             float32 copy.
         layout (str): The expected folder tree, quoted in error messages.
+        what (str, optional): The modality; when given, each file loaded is
+            checked for NaN/Inf (naming the file, ``what`` and the position
+            of the first bad value in it).
     """
 
     def __init__(self,
                  paths: Sequence[str],
                  shape: Sequence[int],
                  transform: Optional[ItemTransform] = None,
-                 layout: str = ''):
+                 layout: str = '',
+                 what: Optional[str] = None):
         self.paths = list(paths)
         self.shape = tuple(shape)
         self.transform = transform
         self.layout = layout
+        self.what = what
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -113,6 +124,10 @@ class NpyFilesSource(LazySource):
                 f'{path}: array of shape {list(arr.shape)} and dtype '
                 f'{arr.dtype}, expected {list(self.shape)} of numbers.' +
                 layout_hint(self.layout))
+        if self.what is not None and first_nonfinite(arr[None]) is not None:
+            # one sample per file: the position of the first bad value
+            first = np.argwhere(~np.isfinite(arr))[0]
+            raise nonfinite_error(path, self.what, tuple(first))
         if self.transform is None:
             return torch.from_numpy(np.asarray(arr, dtype=np.float32))
         return self.transform(arr)

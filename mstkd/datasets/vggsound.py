@@ -129,11 +129,11 @@ class VGGSound50kDataset(MultiModalClsDataset):
             visual=NpyFilesSource([
                 osp.join(feats, 'visual_features', f'{n}_vFeature.npy')
                 for n in names
-            ], VISUAL_SHAPE, visual_to_tensor, LAYOUT),
+            ], VISUAL_SHAPE, visual_to_tensor, LAYOUT, what='visual'),
             audio=NpyFilesSource([
                 osp.join(feats, 'audio_features', f'{n}_aFeature.npy')
                 for n in names
-            ], AUDIO_SHAPE, audio_to_tensor, LAYOUT))
+            ], AUDIO_SHAPE, audio_to_tensor, LAYOUT, what='audio'))
         data = {m: sources[m] for m in self.modalities}
         self._seg = None
         if self.with_seg_labels:

@@ -171,6 +171,35 @@ def test_errors_name_the_path(root, tmp_path):
         AVMNISTDataset(bad)
 
 
+def test_nan_inputs_name_file_modality_and_row(root, tmp_path):
+    """A NaN in a release file fails with the file, the modality and the
+    row of the file, eagerly at construction and lazily when served."""
+    bad = copy_root(root, tmp_path)
+    train = AVMNISTDataset(bad, split='train')
+    n_train = len(np.load(osp.join(bad, 'train_labels.npy')))
+    # a row of train/test_data.npy that the train split reads, not first
+    pos = int(np.flatnonzero(train.indices < n_train)[3])
+    row = int(train.indices[pos])
+    path = osp.join(bad, 'audio', 'train_data.npy')
+    audio = np.load(path)
+    audio[row, 50, 60] = np.nan
+    audio[row + 1:, 0, 0] = np.inf  # a later row: the first one is named
+    np.save(path, audio)
+    message = (f'{path}: audio[{row}] contains NaN/Inf; clean or drop that '
+               'sample.')
+    with pytest.raises(UserInputError) as err:
+        AVMNISTDataset(bad, split='train', chunk_rows=7)
+    assert str(err.value) == message
+    # the image modality alone is clean
+    assert len(AVMNISTDataset(bad, split='train', modalities=('image', )))
+    lazy = AVMNISTDataset(bad, split='train', lazy=True)
+    clean = int(np.flatnonzero(train.indices < row)[0])
+    assert lazy[clean]['inputs']['audio'].isfinite().all()
+    with pytest.raises(UserInputError) as err:
+        lazy[pos]
+    assert str(err.value) == message
+
+
 def test_check_tool(root, tmp_path, capsys):
     import importlib.util
     from tests.helpers import REPO, run_tool

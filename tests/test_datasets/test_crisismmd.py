@@ -124,6 +124,26 @@ def test_errors_name_the_path(tmp_path):
     assert not Payload.ran  # refused without running the pickle's code
 
 
+def test_nan_features_name_file_array_and_sample(root, tmp_path):
+    image, text, labels = raw(root)
+    text = text.copy()
+    text[17, 5] = np.nan
+    text[30, 0] = np.inf
+    data_root = str(tmp_path / 'CMMD-V2')
+    os.makedirs(data_root)
+    path = osp.join(data_root, 'CMMD_data.pth')
+    torch.save((image, text, labels), path)  # the release's numpy tuple
+    with pytest.raises(UserInputError) as err:
+        CrisisMMDDataset(data_root)
+    assert str(err.value) == (f'{path}: text_features[17] contains NaN/Inf; '
+                              'clean or drop that sample.')
+    image = image.copy()
+    image[3, 2047] = -np.inf
+    torch.save((image, text, labels), path)
+    with pytest.raises(UserInputError, match=r'image_features\[3\] contains'):
+        CrisisMMDDataset(data_root, modalities=('image', ))
+
+
 def test_dataset_memory_tool(root, tmp_path):
     """The memory tool measures given release files in a fresh process."""
     import json

@@ -163,6 +163,31 @@ def test_errors_name_the_path(root, tmp_path):
     assert video_path in str(err.value)
 
 
+def test_nan_inputs_name_file_modality_and_clip(root, tmp_path):
+    data_root = str(tmp_path / 'RAVDESS_preprocessed_npy')
+    shutil.copytree(root, data_root)
+    path = osp.join(data_root, 'audio_data.npy')
+    audio = load(data_root, 'audio')
+    audio[17, 3, 40] = np.nan
+    audio[40, 0, 0] = -np.inf
+    np.save(path, audio)
+    with pytest.raises(UserInputError) as err:
+        RAVDESSDataset(data_root, split='test')
+    assert str(err.value) == (f'{path}: audio[17] contains NaN/Inf; clean '
+                              'or drop that sample.')
+    assert len(RAVDESSDataset(data_root, modalities=('video', )))
+    # a float video file (accepted like the release's uint8) is checked
+    # while its channel range is computed
+    path = osp.join(data_root, 'video_data.npy')
+    video = load(data_root, 'video').astype(np.float32)
+    video[33, 2, 1, 4, 5] = np.inf
+    np.save(path, video)
+    with pytest.raises(UserInputError) as err:
+        RAVDESSDataset(data_root, modalities=('video', ), chunk_rows=8)
+    assert str(err.value) == (f'{path}: video[33] contains NaN/Inf; clean '
+                              'or drop that sample.')
+
+
 def test_base_config(root, tmp_path):
     from mmengine.config import Config
 

@@ -102,6 +102,36 @@ def test_per_item_loading(root, tmp_path):
     assert 'VGGS50k_metadata.txt' in str(err.value)  # the layout
 
 
+def test_nan_features_name_file_modality_and_position(root, tmp_path):
+    """Features are read per item (never all at construction): a clip file
+    with NaN fails when served, naming it and the first bad position."""
+    data_root = str(tmp_path / 'VGGS50K')
+    shutil.copytree(root, data_root)
+    ds = VGGSound50kDataset(data_root, split='train')
+    name = ds.names[ds.indices[1]]
+    path = osp.join(data_root, 'VGGS50K_features_normed', 'audio_features',
+                    f'{name}_aFeature.npy')
+    audio = feature(data_root, 'a', name)
+    audio[3, 17] = np.nan
+    audio[5, 2] = np.inf
+    np.save(path, audio)
+    assert ds[0]['inputs']['audio'].isfinite().all()
+    with pytest.raises(UserInputError) as err:
+        ds[1]
+    assert str(err.value) == (f'{path}: audio[3, 17] contains NaN/Inf; clean'
+                              ' or drop that sample.')
+    path = osp.join(data_root, 'VGGS50K_features_normed', 'visual_features',
+                    f'{name}_vFeature.npy')
+    visual = feature(data_root, 'v', name)
+    visual[9, 6, 0, 511] = -np.inf
+    np.save(path, visual)
+    with pytest.raises(UserInputError) as err:
+        VGGSound50kDataset(data_root, split='train',
+                           modalities=('visual', ))[1]
+    assert str(err.value) == (f'{path}: visual[9, 6, 0, 511] contains '
+                              'NaN/Inf; clean or drop that sample.')
+
+
 def test_indices_file(root, tmp_path):
     csv = str(tmp_path / 'VGGSound-50k_indices.csv')
     perms = make_permutations(N, 20, seed=5)

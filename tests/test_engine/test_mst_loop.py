@@ -73,6 +73,8 @@ def test_three_stages_through_tools(tiny_avdigits, tmp_path):
     assert optim['s1']['state'] and optim['s2']['state']
     assert not optim['s3']['state']  # S3 has not run yet at s2_end
 
+    _assert_frozen_parts_unchanged(work, student='image')
+
     out = str(tmp_path / 'm.json')
     _ok(run_tool(['tools/test.py', MST_CFG, best[0], '--out', out,
                   '--work-dir', str(tmp_path / 't'), '--cfg-options',
@@ -80,6 +82,43 @@ def test_three_stages_through_tools(tiny_avdigits, tmp_path):
     # tools/test.py's OA is the student's on a plain forward pass
     assert json.load(open(out))['OA'] == pytest.approx(
         _direct_oa(MST_CFG, best[0], 'image', opts), abs=1e-12)
+
+
+def _assert_frozen_parts_unchanged(work, student):
+    """What a stage freezes is bitwise what the stage before left: every
+    member (weights and BatchNorm statistics) and the GateNet through S2,
+    the teachers through S3, the MaskNets from S2's end through S3; what a
+    stage trains has changed (so the comparison can fail)."""
+    s1, s2, s3 = (torch.load(osp.join(work, f'{s}_end.pth'),
+                             map_location='cpu')['state_dict']
+                  for s in ('s1', 's2', 's3'))
+
+    def part(state, prefix):
+        out = {k: v for k, v in state.items() if k.startswith(prefix)}
+        assert out, f'no {prefix}* in the checkpoint'
+        return out
+
+    def same(a, b, prefix):
+        a, b = part(a, prefix), part(b, prefix)
+        assert a.keys() == b.keys(), prefix
+        changed = [k for k in a if not torch.equal(a[k], b[k])]
+        assert not changed, f'{prefix}: {changed[:5]} changed'
+
+    def differs(a, b, prefix):
+        a, b = part(a, prefix), part(b, prefix)
+        assert any(not torch.equal(a[k], b[k]) for k in a), prefix
+
+    teachers = sorted({k.split('.')[1] for k in s1 if k.startswith(
+        'members.')} - {student})
+    assert teachers == ['audio', 'mm']
+    same(s1, s2, 'members.')  # S2 trains the MaskNets only
+    same(s1, s2, 'gate.')
+    for teacher in teachers:  # S3 trains the student and the GateNet
+        same(s1, s3, f'members.{teacher}.')
+    same(s2, s3, 'masknets.')
+    differs(s2, s3, f'members.{student}.')
+    differs(s2, s3, 'gate.')
+    differs(s1, s2, 'masknets.')  # built (untrained) before S1 ends
 
 
 def _direct_oa(config, ckpt, student, options):
