@@ -35,6 +35,7 @@ from mstkd.utils.errors import UserInputError
 from ..losses.utils import kl_divergence
 from ..mst.mask_hooks import batched_specialized_forward
 from ..task_modules.layer_paths import (infer_feature_shapes,
+                                        split_layer_path,
                                         validate_layer_paths)
 from ..task_modules.recorder import record_key
 from .base_distiller import Inputs
@@ -266,6 +267,12 @@ class MSTDistill(ConfigurableDistiller):
         for name, paths in teacher_layers.items():
             # Fail before training, listing the valid paths.
             validate_layer_paths(self.members[name], paths)
+            inputs = [p for p in paths if split_layer_path(p)[1]]
+            if inputs:
+                raise UserInputError(
+                    f'teachers.{name}: {inputs} name layer inputs; a '
+                    "MaskNet masks a layer's output: drop the '@input' "
+                    'suffix.')
         self.specialized = specialized
         self.num_teachers = len(specialized)
         self.use_masknets = use_masknets

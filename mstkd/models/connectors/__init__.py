@@ -2,5 +2,6 @@
 projectors) whose widths a distiller fills in from a dry forward."""
 from .conv_connector import ConvConnector
 from .linear_connector import LinearConnector
+from .ofa_projector import OFAProjector
 
-__all__ = ['ConvConnector', 'LinearConnector']
+__all__ = ['ConvConnector', 'LinearConnector', 'OFAProjector']

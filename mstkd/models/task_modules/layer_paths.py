@@ -2,8 +2,10 @@
 shapes.
 
 A layer path is a name from ``model.named_modules()`` (``'fusion.fc1'``,
-``'image_trunk.conv2'``, ``'layers.0'``). A wrong path fails with the model
-class, close matches and the list of every valid path.
+``'image_trunk.conv2'``, ``'layers.0'``), naming that layer's output; with
+the suffix ``'@input'`` (``'fc@input'``) it names the layer's (first)
+input, e.g. the pooled feature a classifier head receives. A wrong path
+fails with the model class, close matches and the list of every valid path.
 """
 import difflib
 from typing import Dict, Iterable, Sequence
@@ -18,6 +20,23 @@ from ..wrappers import unwrap_model
 
 class LayerPathError(UserInputError, ValueError):
     """A layer path that does not name a submodule of the model."""
+
+
+#: Suffix of a layer path naming the layer's input instead of its output.
+INPUT_SUFFIX = '@input'
+
+
+def split_layer_path(path: str):
+    """``'fc@input'`` -> ``('fc', True)``, ``'fc'`` -> ``('fc', False)``."""
+    if path.endswith(INPUT_SUFFIX):
+        return path[:-len(INPUT_SUFFIX)], True
+    return path, False
+
+
+def hooked_tensor(path: str, args: tuple, output):
+    """What a forward hook on ``path``'s module records: its output, or its
+    first positional input for an ``'@input'`` path."""
+    return args[0] if split_layer_path(path)[1] else output
 
 
 def valid_layer_paths(model: nn.Module) -> list:
@@ -84,7 +103,7 @@ def validate_layer_paths(model: nn.Module,
     found, bad = {}, []
     for path in paths:
         try:
-            found[path] = _get_submodule(model, path)
+            found[path] = _get_submodule(model, split_layer_path(path)[0])
         except AttributeError:
             bad.append(path)
     if bad:
@@ -120,10 +139,11 @@ def infer_feature_shapes(model: nn.Module, paths: Iterable[str],
     def make_hook(path: str):
 
         def hook(module, args, output):
-            if not isinstance(output, Tensor):
-                raise TypeError(f'layer {path!r} returns '
-                                f'{type(output).__name__}, not a Tensor')
-            shapes.setdefault(path, output.shape[1:])
+            value = hooked_tensor(path, args, output)
+            if not isinstance(value, Tensor):
+                raise TypeError(f'layer {path!r} gives '
+                                f'{type(value).__name__}, not a Tensor')
+            shapes.setdefault(path, value.shape[1:])
 
         return hook
 

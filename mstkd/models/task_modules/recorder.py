@@ -5,6 +5,8 @@ A record key names what a loss (or a connector) reads:
 - ``'image:'``: the logits (the output) of member ``image``;
 - ``'mm:fusion.fc1'``: the output of layer ``fusion.fc1`` of member ``mm``
   (a forward hook records it; the member's output is not changed);
+- ``'audio:fc@input'``: the input of layer ``fc`` (the pooled feature the
+  head receives);
 - any other key (no colon) is produced elsewhere: the task (``'labels'``,
   ``'sample_ids'``), a connector (by its name) or the algorithm (e.g. MST's
   ``'specialized_logits'``).
@@ -18,7 +20,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 import torch.nn as nn
 from torch import Tensor
 
-from .layer_paths import validate_layer_paths
+from .layer_paths import hooked_tensor, validate_layer_paths
 
 
 def parse_record_key(key: str) -> Optional[Tuple[str, str]]:
@@ -62,7 +64,7 @@ class MemberRecorder:
         def make_hook(key: str):
 
             def hook(module, args, output):
-                records.setdefault(key, output)
+                records.setdefault(key, hooked_tensor(key, args, output))
 
             return hook
 

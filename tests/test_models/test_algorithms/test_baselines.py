@@ -105,16 +105,29 @@ def _scalars(work):
             if k.startswith('loss_')}
 
 
-@pytest.mark.parametrize('config,teacher,student', [
-    ('kd/kd_avdigits_image_mm.py', 'mm', 'image'),
-    ('kd/kd_avdigits_audio_cm.py', 'image', 'audio'),
+@pytest.mark.parametrize('config,teacher,student,losses', [
+    ('kd/kd_avdigits_image_mm.py', 'mm', 'image', {'loss_ce', 'loss_kd'}),
+    ('kd/kd_avdigits_audio_cm.py', 'image', 'audio', {'loss_ce', 'loss_kd'}),
+    ('mlld/mlld_avdigits_image_mm.py', 'mm', 'image',
+     {'loss_ce', 'loss_mlld'}),
+    # trainable embedding heads on both sides (connectors)
+    ('rkd/rkd_avdigits_image_mm_release.py', 'mm', 'image',
+     {'loss_ce', 'loss_rkd'}),
+    # projectors on three student branches; the audio student's fc@input
+    ('ofa/ofa_avdigits_audio_cm.py', 'image', 'audio',
+     {'loss_ce', 'loss_ofa', 'loss_ofa_logits'}),
+    # memory banks keyed by the sample index
+    ('crd/crd_avdigits_audio_mm.py', 'mm', 'audio', {'loss_ce', 'loss_crd'}),
 ])
-def test_kd_trains_the_student_from_a_frozen_teacher_run(
-        config, teacher, student, teachers, tiny_avdigits, tmp_path):
-    work = str(tmp_path / 'kd')
+def test_baseline_trains_the_student_from_a_frozen_teacher_run(
+        config, teacher, student, losses, teachers, tiny_avdigits, tmp_path):
+    work = str(tmp_path / 'run')
+    multi_stage = Config.fromfile(osp.join(
+        BASELINES, config)).train_cfg.type == 'MultiStageTrainLoop'
     log = _ok(run_tool([
         'tools/train.py', osp.join(BASELINES, config), '--work-dir', work,
-        '--cfg-options', 'train_cfg.max_epochs=2',
+        '--cfg-options',
+        'train_cfg.stages.train=2' if multi_stage else 'train_cfg.max_epochs=2',
         'default_hooks.checkpoint.max_keep_ckpts=2',
         f'model.pretrained.{teacher}.checkpoint={teachers[teacher]}',
         *data_options(tiny_avdigits)]))
@@ -122,7 +135,7 @@ def test_kd_trains_the_student_from_a_frozen_teacher_run(
         osp.join(teachers[teacher], 'best_CE_epoch_*.pth'))[0]
     assert (f'Member "{teacher}" loaded from {best_teacher} (prefix '
             '"member.")') in log
-    assert _scalars(work) == {'loss_ce', 'loss_kd'}
+    assert _scalars(work) == losses
     first, last = (_state(osp.join(work, f'epoch_{e}.pth')) for e in (1, 2))
     source = _state(best_teacher)
     for key, value in source.items():  # the teacher never trains

@@ -324,6 +324,9 @@ def test_wrong_layer_path_lists_valid_paths():
     for valid in ('fusion.concat', 'fusion.fc1', 'fusion.fc2',
                   'encoders.a.fc1'):
         assert valid in msg
+    with pytest.raises(UserInputError, match="drop the '@input' suffix"):
+        MSTDistill(**three_modality_cfg(
+            teachers=dict(mm=['fusion.fc1@input'], b=['fc2'])))
     with pytest.raises(UserInputError, match='teachers must name members'):
         MSTDistill(**three_modality_cfg(teachers=dict(a=['fc1'])))
     with pytest.raises(UserInputError, match="routing must be 'topk'"):

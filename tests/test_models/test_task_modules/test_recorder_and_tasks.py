@@ -31,6 +31,31 @@ def test_recorder_records_without_changing_the_output():
     assert all(not m._forward_hooks for m in model.modules())
 
 
+def test_input_paths_record_what_a_layer_receives():
+    """'fc@input': the (first) input of a layer, e.g. the pooled feature of
+    the audio CNN's head; shapes by dry forward; a bad layer is listed."""
+    from mstkd.models.task_modules import (LayerPathError,
+                                           infer_feature_shapes)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(),
+                          nn.Linear(2 * 4 * 4, 3))
+    x = torch.randn(5, 1, 6, 6)
+    with MemberRecorder('m', ['2@input', '2']).record(model) as records:
+        model(x)
+    torch.testing.assert_close(records['m:2@input'],
+                               model[1](model[0](x)))
+    torch.testing.assert_close(records['m:2'], model(x))
+    shapes = infer_feature_shapes(model, ['2@input', '0'], x)
+    assert shapes == {'2@input': torch.Size([32]),
+                      '0': torch.Size([2, 4, 4])}
+    try:
+        MemberRecorder('m', ['3@input']).validate(model)
+    except LayerPathError as err:
+        assert "'3@input' is not a submodule" in str(err)
+    else:
+        raise AssertionError('a missing layer was accepted')
+
+
 def test_cls_task():
     task = ClsTask()
     samples = dict(gt_label=torch.tensor([1, 0]),

@@ -1,0 +1,9 @@
+# RKD on AV-Digits: image student, cross-modal (CM) teacher: the audio
+# member (configs/members/avdigits_audio.py, trained first); its feature is
+# the pooled map its head receives (fc@input, 1024-d).
+_base_ = ['./rkd_avdigits_image_mm.py']
+model = dict(
+    members=dict(_delete_=True, audio={{_base_.audio_member}},
+                 image={{_base_.image_member}}),
+    pretrained=dict(_delete_=True, audio={{_base_.audio_teacher}}),
+    loss_forward_mappings=dict(loss_rkd=dict(target='audio:fc@input')))
