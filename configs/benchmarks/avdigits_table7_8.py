@@ -1,0 +1,32 @@
+# Tables 7 and 8 on AV-Digits: the DML-style S1 (detached partners) against
+# the joint S1 (the paper's), and the CV load balance against KL(U || C).
+#   python tools/analysis_tools/benchmark.py \
+#       configs/benchmarks/avdigits_table7_8.py \
+#       --work-dir work_dirs/table7_8_avdigits --jobs 2
+# The default rows of both tables are one run (shared).
+title = 'AV-Digits: the paper\'s Tables 7 and 8 (S1 and load balance)'
+columns = dict(image='image student', audio='audio student')
+average_column = True
+seeds = [0, 1, 2, 3, 4]
+epochs = 30
+metrics = ['OA']
+
+
+def mst(*options):
+    return dict(
+        image=dict(config='configs/mst/mst_avdigits_image.py',
+                   options=list(options)),
+        audio=dict(config='configs/mst/mst_avdigits_audio.py',
+                   options=list(options)))
+
+
+rows = [
+    dict(paradigm='Table 7', method='S1 joint, no detach (default)',
+         cells=mst()),
+    dict(paradigm='Table 7', method='S1 DML-style (detached partners)',
+         cells=mst('model.collaborative=dml')),
+    dict(paradigm='Table 8', method='load balance KL(U || C) (default)',
+         cells=mst()),
+    dict(paradigm='Table 8', method='load balance CV',
+         cells=mst('model.lb_mode=cv')),
+]

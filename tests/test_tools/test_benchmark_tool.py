@@ -1,0 +1,115 @@
+"""tools/analysis_tools/benchmark.py: a two-row table (w/o KD and KD with
+an MM teacher) over two seeds on the AV-Digits fixture; teachers trained
+once per seed and shared; the cells equal the per-run tests; a second call
+runs nothing; a bad spec is one line."""
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from mstkd.apis.benchmark import budget_options, total_epochs
+from tests.helpers import REPO, data_options, run_tool
+
+
+def _spec(tmp_path, npz, extra=''):
+    opts = data_options(npz)
+    path = tmp_path / 'spec.py'
+    path.write_text(f"""
+title = 'tiny'
+columns = dict(image='AV-Digits image')
+seeds = [0, 1]
+epochs = 2
+metrics = ['OA', 'AA']
+options = {opts!r}
+teacher_options = ['train_cfg.max_epochs=1']
+rows = [
+    dict(paradigm='-', method='w/o KD', tconfig='-', baseline=True,
+         cells=dict(image='configs/members/avdigits_image.py')),
+    dict(paradigm='Response-Based', method='KD', tconfig='MM',
+         cells=dict(image='configs/baselines/kd/kd_avdigits_image_mm.py')),
+]
+{extra}""")
+    return str(path)
+
+
+def test_budget_is_split_over_the_stages():
+    def cfg(path):
+        return Config.fromfile(osp.join(REPO, path))
+
+    kd = cfg('configs/baselines/kd/kd_avdigits_image_mm.py')
+    assert budget_options(kd, 10) == ['train_cfg.max_epochs=10']
+    fitnets = cfg('configs/baselines/fitnets/fitnets_avdigits_image_mm.py')
+    assert budget_options(fitnets, 11) == ['train_cfg.stages.hint=5',
+                                           'train_cfg.stages.kd=6']
+    mst = cfg('configs/mst/mst_avdigits_image.py')
+    opts = budget_options(mst, 10)
+    assert opts == ['train_cfg.s1_epochs=5', 'train_cfg.s3_epochs=5']
+    # S2 keeps its length: the student trains 5 + 5, the run 5 + 2 + 5
+    assert total_epochs(mst, opts) == 5 + mst.train_cfg.s2_epochs + 5
+    assert total_epochs(kd, budget_options(kd, 7)) == 7
+
+
+def test_benchmark_table_over_seeds_resumes(tiny_avdigits, tmp_path):
+    spec = _spec(tmp_path, tiny_avdigits)
+    work = str(tmp_path / 'bench')
+    args = ['tools/analysis_tools/benchmark.py', spec, '--work-dir', work,
+            '--jobs', '2']
+    first = run_tool(args)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert '2 teacher runs, 4 cell runs, 6 to do' in first.stdout
+    table = json.load(open(osp.join(work, 'table.json')))
+    base, kd = table['rows']
+    # every cell is the mean / sample std of its runs' tools/test.py output
+    for row, run_dir in ((base, 'avdigits_image_'), (kd, 'kd_avdigits')):
+        for key in ('CE', 'OA'):
+            cell = row['cells']['image'][key]['OA']
+            runs = sorted(osp.join(work, 'runs', d) for d in
+                          os.listdir(osp.join(work, 'runs'))
+                          if d.startswith(run_dir))
+            assert len(runs) == 1
+            vals = [json.load(open(osp.join(
+                runs[0], f'seed_{s}', f'test_{key}.json')))['OA']
+                for s in (0, 1)]
+            assert cell['n'] == 2
+            assert cell['mean'] == pytest.approx(np.mean(vals), abs=1e-12)
+            assert cell['std'] == pytest.approx(np.std(vals, ddof=1),
+                                                abs=1e-12)
+    # KD's runs read the teacher of their seed, trained once
+    kd_dir, = [d for d in os.listdir(osp.join(work, 'runs'))
+               if d.startswith('kd_avdigits')]
+    for seed in (0, 1):
+        result = json.load(open(osp.join(work, 'runs', kd_dir,
+                                         f'seed_{seed}', 'result.json')))
+        teacher = osp.join(work, 'teachers', 'avdigits_fusion',
+                           f'seed_{seed}')
+        assert f'model.pretrained.mm.checkpoint={teacher}' in \
+            result['options']
+        assert result['epochs'] == 2 and result['best_epoch_CE'] in (1, 2)
+        assert osp.isfile(osp.join(teacher, 'result.json'))
+    # marks: ranks 1 and 2 in the column, the gain against the baseline
+    ce = [r['cells']['image']['CE']['OA'] for r in (base, kd)]
+    ranks = sorted(c['rank'] for c in ce)
+    assert ranks == [1, 2]
+    assert ce[1]['gain'] == pytest.approx(ce[1]['mean'] - ce[0]['mean'])
+    md = open(osp.join(work, 'table.md')).read()
+    assert '| Response-Based | KD | MM |' in md
+    assert f"{ce[1]['mean']:.4f} ± {ce[1]['std']:.4f} (2)" in md
+
+    again = run_tool(args)
+    assert again.returncode == 0
+    assert '6 to do' not in again.stdout and '0 to do' in again.stdout
+    assert json.load(open(osp.join(work, 'table.json'))) == table
+
+
+def test_bad_spec_is_one_line(tiny_avdigits, tmp_path):
+    spec = _spec(tmp_path, tiny_avdigits, extra="""
+rows.append(dict(method='X', cells=dict(image='configs/nope.py')))""")
+    result = run_tool(['tools/analysis_tools/benchmark.py', spec,
+                       '--work-dir', str(tmp_path / 'w'), '--dry-run'])
+    assert result.returncode == 2
+    assert "column image: config 'configs/nope.py' does not exist" in \
+        result.stderr
+    assert 'Traceback' not in result.stderr
