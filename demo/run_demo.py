@@ -4,7 +4,12 @@ Trains, for every seed, the three members without distillation (image, audio,
 late fusion: the paper's "w/o KD" baselines) and MST-Distill for both target
 modalities (image and audio students), tests each on the test split (best
 checkpoint by validation loss, the paper's selection), and prints a table of
-test OA/AA mean ± std over the seeds. Every run is a plain
+test OA/AA mean ± std over the seeds.
+
+A fair budget: the w/o KD image and audio students train 30 epochs, as many
+as an MST-Distill student (S1 15 + S3 15); the fusion member is the
+teacher and keeps its 15. ``make benchmark`` compares every method, with
+both model selections. Every run is a plain
 ``tools/train.py`` + ``tools/test.py`` call; logs and checkpoints go to
 ``demo/out/<job>/seed_<s>/``.
 
@@ -22,7 +27,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from mstkd.apis import format_table, run_seeds, summarize  # noqa: E402
-from mstkd.apis.seeds import parse_seeds  # noqa: E402
+from mstkd.apis.export import save_student  # noqa: E402
+from mstkd.apis.seeds import find_best_checkpoint, parse_seeds  # noqa: E402
 
 JOBS = {
     'members': [
@@ -38,6 +44,11 @@ JOBS = {
 # S1 trains every member and is the same for every target modality (the
 # paper: "we do not specify a target student modality in advance"), so the
 # audio-student run starts from the image-student run's S1 of the same seed.
+# The student budget of MST-Distill (S1 + S3 epochs) for the plain students.
+BUDGET = {
+    'configs/members/avdigits_image.py': ['train_cfg.max_epochs=30'],
+    'configs/members/avdigits_audio.py': ['train_cfg.max_epochs=30'],
+}
 REUSE_S1 = {
     'configs/mst/mst_avdigits_audio.py':
     ('configs/mst/mst_avdigits_image.py', ['train_cfg.s1_epochs=0']),
@@ -67,6 +78,7 @@ def main():
     for label, config in jobs:
         source = s1_source(config, jobs)
         note = f' (S1 reused from {osp.basename(source)})' if source else ''
+        note += ' '.join([''] + BUDGET.get(config, []))
         print(f'  - {label.strip():28s} {config}{note}')
     print('Each run: tools/train.py, then tools/test.py on the best '
           'checkpoint by validation loss. Logs: ' + args.out, flush=True)
@@ -84,7 +96,7 @@ def main():
         out = {}
         for label, config in jobs:
             name = osp.splitext(osp.basename(config))[0]
-            options = None
+            options = BUDGET.get(config)
             source = s1_source(config, jobs)
             if source:
                 source = osp.splitext(osp.basename(source))[0]
@@ -117,6 +129,25 @@ def main():
         f.write(table + '\n')
     with open(osp.join(args.out, 'results.json'), 'w') as f:
         json.dump(runs, f, indent=2)
+    print(f'\nResults: {osp.join(args.out, "results.md")} and '
+          f'results.json')
+
+    # The product: the distilled students alone (seed of the first run),
+    # ready for tools/test.py and demo/inference_demo.py.
+    for label, config in jobs:
+        if not config.startswith('configs/mst/'):
+            continue
+        name = osp.splitext(osp.basename(config))[0]
+        ckpt = find_best_checkpoint(osp.join(args.out, name,
+                                             f'seed_{seeds[0]}'))
+        info = save_student(ckpt, osp.join(args.out, 'students',
+                                           f'{name}_student.pth'))
+        print(f'Student {info["target"]} (seed {seeds[0]}): {info["out"]} '
+              f'({info["out_bytes"] / 2**10:.0f} KiB; the full checkpoint '
+              f'{info["source_bytes"] / 2**10:.0f} KiB), config '
+              f'{info["config"]}')
+    print('Try: python demo/inference_demo.py '
+          'demo/samples/avdigits_test1_digit5.png')
 
 
 if __name__ == '__main__':
