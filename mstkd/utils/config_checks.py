@@ -2,9 +2,10 @@
 and config dump): a misspelt ``type``, a misspelt argument of the model,
 its members or the train loop, a misspelt top-level key given with
 ``--cfg-options``, a negative stage length, a member whose number of
-classes is not the dataset's. Each fails as one
-:class:`~mstkd.utils.errors.UserInputError` naming the key and the close
-matches.
+classes is not the dataset's, and everything the model checks when it is
+built (layer paths, record keys, teacher checkpoints: :func:`check_model_builds`).
+Each fails as one :class:`~mstkd.utils.errors.UserInputError` naming the key
+and the close matches.
 """
 import difflib
 import inspect
@@ -212,6 +213,39 @@ def check_class_counts(cfg: Config) -> None:
                 f'{path}.num_classes={num}, but the training set '
                 f"({dataset.get('type')}) has {len(classes)} classes: set "
                 f'num_classes={len(classes)}.')
+
+
+def check_model_builds(cfg: Config) -> None:
+    """Build the config's model once and drop it, so that the errors the
+    model raises when built (a wrong layer path with the list of valid
+    ones, an unknown record key, a missing teacher run) come before the
+    Runner's environment dump. The random states (torch, numpy, random)
+    are restored and the build's log lines are muted, so the run that
+    follows is unchanged."""
+    import logging
+    import random
+
+    import numpy as np
+    import torch
+    from mmengine.logging import MMLogger
+
+    from mstkd.registry import MODELS
+    model_cfg = cfg.get('model')
+    if not isinstance(model_cfg, dict):
+        return
+    py_state, np_state = random.getstate(), np.random.get_state()
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with torch.random.fork_rng(devices=[]), \
+                DefaultScope.overwrite_default_scope(
+                    cfg.get('default_scope', 'mstkd')):
+            MODELS.build(model_cfg)
+    finally:
+        logger.setLevel(level)
+        random.setstate(py_state)
+        np.random.set_state(np_state)
 
 
 def check_config(cfg: Config) -> None:

@@ -8,7 +8,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from .config_checks import check_config, check_top_level_options
+from .config_checks import (check_config, check_model_builds,
+                            check_top_level_options)
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -51,6 +52,7 @@ def load_run_config(config: str,
                 loader.dataset.seed = seed
     if launcher != 'none' and not torch.cuda.is_available():
         _use_cpu_distributed(cfg, launcher)
+    check_model_builds(cfg)
     return cfg
 
 

@@ -89,3 +89,35 @@ def test_train_py_fails_before_the_environment_dump(tiny_avdigits):
     assert "Did you mean 'load_from'" in proc.stderr
     assert 'Traceback' not in proc.stderr
     assert 'System environment' not in proc.stdout + proc.stderr
+
+
+def test_model_build_errors_come_before_the_environment_dump(tmp_path):
+    """A wrong layer path is found when the model is built: the dry build
+    of load_run_config reports it first, with the valid paths."""
+    proc = run_tool(['tools/train.py', MST, '--work-dir', str(tmp_path),
+                     '--cfg-options', "model.teachers.mm=['fusion.fc9']"])
+    assert proc.returncode == 2
+    assert "'fusion.fc9' is not a submodule" in proc.stderr
+    assert 'fusion.fc1' in proc.stderr and 'Traceback' not in proc.stderr
+    assert 'System environment' not in proc.stdout + proc.stderr
+
+
+def test_the_dry_build_leaves_the_random_state_and_logs_alone():
+    import random
+
+    import numpy as np
+    import torch
+
+    from mstkd.utils.config_checks import check_model_builds
+    cfg = Config.fromfile(MST)
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    want = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    check_model_builds(cfg)
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(want[0], got[0])
+    assert np.array_equal(want[1], got[1]) and want[2] == got[2]
