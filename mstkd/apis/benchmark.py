@@ -10,6 +10,7 @@ A spec is a Python config (see ``configs/benchmarks/``)::
     seeds = [0, 1, 2, 3, 4]
     epochs = 30          # student epochs of every cell (None: the config's)
     metrics = ['OA', 'AA']
+    scalars = []          # training scalars reported at their last value
     options = []          # --cfg-options of every run (teachers too)
     teacher_options = []  # --cfg-options of the teacher runs only
     rows = [
@@ -36,6 +37,7 @@ validation loss (``CE``, the paper's) and by validation OA (``OA``); the
 tables report both, with the mean best epoch of each cell against its
 length (a best epoch at the last one means the run had not converged).
 """
+import glob
 import hashlib
 import json
 import os
@@ -176,7 +178,8 @@ class Run:
              log, True, threads)
         train_s = time.time() - start
         result = dict(config=self.config, options=options, seed=self.seed,
-                      epochs=self.epochs, train_s=round(train_s, 1))
+                      epochs=self.epochs, train_s=round(train_s, 1),
+                      final_scalars=final_scalars(self.work_dir))
         for key in SELECTIONS:
             ckpt = find_best_checkpoint(self.work_dir, key)
             match = re.search(r'epoch_(\d+)', osp.basename(ckpt))
@@ -194,6 +197,24 @@ class Run:
             json.dump(result, f, indent=2)
         os.replace(tmp, self.result_file)
         return result
+
+
+def final_scalars(work_dir: str, prefix: str = 'routing/') -> dict:
+    """The last logged value of every ``prefix*`` training scalar of a run
+    (``<work_dir>/<timestamp>/vis_data/scalars.json``; e.g. the routing
+    entropy at the last S3 epoch)."""
+    out = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                out.update({k: v for k, v in row.items()
+                            if k.startswith(prefix)})
+    return out
 
 
 def plan(spec: Config, work_root: str, seeds: Sequence[int],
@@ -278,7 +299,12 @@ def cell_summary(runs: Sequence[Run], key: str, metric: str) -> dict:
         if run.done():
             with open(run.result_file) as f:
                 results.append(json.load(f))
-    vals = [r[key][metric] for r in results if metric in r.get(key, {})]
+    if key == 'final':  # a training scalar, e.g. 'routing/entropy'
+        vals = [r['final_scalars'][metric] for r in results
+                if metric in r.get('final_scalars', {})]
+    else:
+        vals = [r[key][metric] for r in results
+                if metric in r.get(key, {})]
     best = [r[f'best_epoch_{key}'] for r in results
             if r.get(f'best_epoch_{key}') is not None]
     return dict(
@@ -308,6 +334,9 @@ def summarize_table(spec: Config, cells: Dict[tuple, List[Run]],
                 key: {m: cell_summary(cells[(i, column)], key, m)
                       for m in metrics}
                 for key in SELECTIONS}
+            entry['cells'][column]['final'] = {
+                m: cell_summary(cells[(i, column)], 'final', m)
+                for m in spec.get('scalars', [])}
             entry['cells'][column]['config'] = cells[(i, column)][0].config
         table['rows'].append(entry)
     for column in spec.columns:
@@ -390,14 +419,34 @@ def format_convergence(table: dict, key: str = 'CE') -> str:
     return '\n'.join(lines)
 
 
+def format_scalar(table: dict, scalar: str) -> str:
+    """A training scalar's last value per cell (mean ± std (n)), no
+    marks."""
+    columns = table['columns']
+    lines = [f'**{scalar} at the last epoch**', '',
+             '| Method | T-Config | ' + ' | '.join(columns.values()) + ' |',
+             '|' + '---|' * (len(columns) + 2)]
+    for row in table['rows']:
+        cells = []
+        for c in columns:
+            s = row['cells'].get(c, {}).get('final', {}).get(scalar)
+            cells.append('—' if not s or s['mean'] is None else
+                         f"{s['mean']:.4f} ± {s['std']:.4f} ({s['n']})")
+        lines.append(f"| {row['method']} | {row['tconfig']} | " +
+                     ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def write_tables(table: dict, work_root: str, metrics: Sequence[str],
-                 header: str = '') -> str:
+                 header: str = '', scalars: Sequence[str] = ()) -> str:
     """``table.md`` (every metric x selection, then convergence) and
     ``table.json`` in ``work_root``; returns the Markdown."""
     parts = [header] if header else []
     for key in SELECTIONS:
         for metric in metrics:
             parts.append(format_markdown(table, metric, key))
+    for scalar in scalars:
+        parts.append(format_scalar(table, scalar))
     parts.append(format_convergence(table, 'CE'))
     text = '\n\n'.join(parts) + '\n'
     os.makedirs(work_root, exist_ok=True)

@@ -20,6 +20,7 @@ from mstkd.apis.benchmark import (execute, load_spec, plan, summarize_table,
                                   write_tables)
 from mstkd.apis.seeds import parse_seeds
 from mstkd.utils.cli import run_tool
+from mstkd.utils.errors import UserInputError
 
 
 def parse_args():
@@ -35,6 +36,8 @@ def parse_args():
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs in parallel (each gets cores/jobs '
                         'threads)')
+    parser.add_argument('--columns', default=None,
+                        help="comma-separated subset of the spec's columns")
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='key=value overrides of every run (teachers '
                         'too)')
@@ -48,6 +51,15 @@ def parse_args():
 def main():
     args = parse_args()
     spec = load_spec(args.spec)
+    if args.columns:
+        keep = args.columns.split(',')
+        unknown = [c for c in keep if c not in spec.columns]
+        if unknown:
+            raise UserInputError(f'--columns {unknown} are not columns of '
+                                 f'{args.spec}: {list(spec.columns)}.')
+        spec.columns = {c: spec.columns[c] for c in keep}
+        for row in spec.rows:
+            row.cells = {c: v for c, v in row.cells.items() if c in keep}
     seeds = parse_seeds(args.seeds) if args.seeds else list(
         spec.get('seeds', [0]))
     epochs = args.epochs if args.epochs is not None else spec.get('epochs')
@@ -76,10 +88,12 @@ def main():
               f'`python tools/analysis_tools/benchmark.py {args.spec} '
               f'--work-dir {args.work_dir} --seeds '
               f'{",".join(map(str, seeds))}'
+              + (f' --columns {args.columns}' if args.columns else '')
               + (f' --epochs {epochs}' if epochs else '') +
               f' --jobs {args.jobs}`; {len(todo)} runs took '
               f'{elapsed / 60:.1f} min this call.')
-    print(write_tables(table, args.work_dir, metrics, header))
+    print(write_tables(table, args.work_dir, metrics, header,
+                       list(spec.get('scalars', []))))
     if failures:
         print(f'{len(failures)} runs failed:\n  ' + '\n  '.join(failures),
               file=sys.stderr)

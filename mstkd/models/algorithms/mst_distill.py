@@ -28,10 +28,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.logging import print_log
 
 from mstkd.registry import MODELS
 from mstkd.utils.errors import UserInputError
+from ..losses.teacher_quality_loss import best_teacher
 from ..losses.utils import kl_divergence
 from ..mst.mask_hooks import batched_specialized_forward
 from ..task_modules.layer_paths import (infer_feature_shapes,
@@ -48,6 +50,10 @@ COMPAT_ITEMS = ('stacked_masks', 'lb_divide_by_n', 'decay_from_epoch0',
                 'gate_reference', 'dense_kd_divide_all',
                 'learned_spatial_reduction', 'routed_kd_mean_over_k',
                 'lb_cv_unsquared', 'joint_masknet_selection')
+#: Routings of S3: the paper's ('topk', 'mean') and mstkd's options.
+ROUTINGS = ('topk', 'mean', 'soft', 'gumbel', 'random')
+#: Routings with a GateNet (trained by the load balance, Eq. 17).
+GATED_ROUTINGS = ('topk', 'soft', 'gumbel')
 STAGE_TITLES = dict(s1='S1 collaborative initialization',
                     s2='S2 specialized teacher adaptation',
                     s3='S3 dynamic knowledge distillation')
@@ -81,7 +87,10 @@ def mst_declaration(members: Sequence[str], target: str,
                     temperature: float, scale_by_t2: bool,
                     collaborative: str, routing: str, lb_mode: str,
                     lambda1: dict, lambda2: dict,
-                    compat: Dict[str, bool]) -> Tuple[dict, dict, dict]:
+                    compat: Dict[str, bool],
+                    gate_target: Optional[str] = None,
+                    gate_target_weight: float = 1.0
+                    ) -> Tuple[dict, dict, dict]:
     """MST-Distill's losses, loss mappings and stages, as data."""
     kl = dict(temperature=temperature, scale_by_t2=scale_by_t2,
               normalize='all' if compat['dense_kd_divide_all'] else 'valid')
@@ -119,8 +128,10 @@ def mst_declaration(members: Sequence[str], target: str,
             dict(logits=student, labels='labels'))
     routed = dict(student_logits=student,
                   teacher_logits='specialized_logits')
-    if routing == 'topk':
+    if routing in ('topk', 'random'):
         routed['topk_idx'] = 'gate_topk'
+    elif routing in ('soft', 'gumbel'):
+        routed['weights'] = 'gate_weights'
     declare('loss_routed_kd',
             dict(type='RoutedKDLoss',
                  topk_reduction='mean' if compat['routed_kd_mean_over_k']
@@ -128,7 +139,8 @@ def mst_declaration(members: Sequence[str], target: str,
                  loss_weight=dict(type='StepDecay', rounding=rounding,
                                   **lambda1), **kl), routed)
     s3 = ['loss_ce', 'loss_routed_kd']
-    if routing == 'topk':
+    gated = routing in GATED_ROUTINGS
+    if gated:
         declare('loss_lb',
                 dict(type='LoadBalanceLoss', mode=lb_mode,
                      divide_by_n=compat['lb_divide_by_n'],
@@ -137,11 +149,18 @@ def mst_declaration(members: Sequence[str], target: str,
                                       **lambda2)),
                 dict(probs='gate_probs'))
         s3.append('loss_lb')
+    if gate_target is not None:
+        declare('loss_gate_target',
+                dict(type='TeacherQualityLoss', criterion=gate_target,
+                     temperature=temperature, loss_weight=gate_target_weight),
+                dict(probs='gate_probs', teacher_logits='specialized_logits',
+                     labels='labels', student_logits=student))
+        s3.append('loss_gate_target')
     stages = dict(
         s1=dict(trainable=['members'], losses=s1),
         s2=dict(trainable=['masknets'], losses=s2),
-        s3=dict(trainable=['student'] + (['gate'] if routing == 'topk'
-                                         else []), losses=s3))
+        s3=dict(trainable=['student'] + (['gate'] if gated else []),
+                losses=s3))
     for name, spec in stages.items():
         spec['title'] = STAGE_TITLES[name]
     return losses, mappings, stages
@@ -170,8 +189,23 @@ class MSTDistill(ConfigurableDistiller):
             'independent' (CE only: skipping S1's collaboration, Table 3).
         use_masknets (bool): False skips S2: the teachers are used as they
             are (one specialized teacher per base teacher). Defaults to True.
-        routing (str): 'topk' (Eq. 13-14) or 'mean' (average KL over all
-            teachers, no GateNet: the settings of Table 3 without S3).
+        routing (str): 'topk' (Eq. 13-14, the paper) or 'mean' (average
+            KL over all teachers, no GateNet: the settings of Table 3
+            without S3). mstkd's options (not in the paper, whose gate only
+            the load-balancing loss trains): 'soft' (every teacher's KL
+            weighted by the gate's probabilities, so the gate gets the
+            distillation gradient), 'gumbel' (one teacher per sample drawn
+            by straight-through Gumbel-softmax of the gate's scores, k = 1)
+            and 'random' (k teachers drawn uniformly per sample, no gate:
+            the control the paper does not report).
+        gate_target (str, optional): A supervised target for the gate:
+            'ce' (per sample the teacher with the lowest CE on the true
+            label) or 'kl' (lowest KL to the student), trained by
+            :class:`~mstkd.models.losses.TeacherQualityLoss` beside the
+            load balance. Defaults to None (the paper).
+        gate_target_weight (float): Its weight. Defaults to 1.0.
+        gumbel_tau (float): Gumbel-softmax temperature of
+            ``routing='gumbel'``. Defaults to 1.0.
         masknet (dict): MaskNet options (``hidden_dim``, ``num_heads``,
             ``projector``: 'full' (paper) or 'light').
         gate (dict): GateNet config (``type='DenseGateNet'`` for
@@ -199,7 +233,8 @@ class MSTDistill(ConfigurableDistiller):
     """
 
     components = ('connectors', 'masknets', 'gate')
-    products = ('specialized_logits', 'gate_probs', 'gate_topk')
+    products = ('specialized_logits', 'gate_probs', 'gate_topk',
+                'gate_weights')
 
     def __init__(self,
                  members: Dict[str, dict],
@@ -211,6 +246,9 @@ class MSTDistill(ConfigurableDistiller):
                  collaborative: str = 'joint',
                  use_masknets: bool = True,
                  routing: str = 'topk',
+                 gate_target: Optional[str] = None,
+                 gate_target_weight: float = 1.0,
+                 gumbel_tau: float = 1.0,
                  masknet: Optional[dict] = None,
                  gate: Optional[dict] = None,
                  lambda1: Optional[dict] = None,
@@ -234,9 +272,20 @@ class MSTDistill(ConfigurableDistiller):
         if collaborative not in ('joint', 'dml', 'independent'):
             raise UserInputError("collaborative must be 'joint', 'dml' or "
                                  f"'independent', got '{collaborative}'.")
-        if routing not in ('topk', 'mean'):
+        if routing not in ROUTINGS:
             raise UserInputError(
-                f"routing must be 'topk' or 'mean', got '{routing}'.")
+                f"routing must be 'topk' or 'mean' (the paper), or one of "
+                f"'soft', 'gumbel', 'random'; got '{routing}'.")
+        if gate_target not in (None, 'ce', 'kl'):
+            raise UserInputError("gate_target must be None, 'ce' or 'kl', "
+                                 f"got '{gate_target}'.")
+        if gate_target is not None and routing not in GATED_ROUTINGS:
+            raise UserInputError(
+                f"gate_target trains the GateNet, which routing='{routing}' "
+                f'does not have; use one of {list(GATED_ROUTINGS)}.')
+        if routing == 'gumbel' and k != 1:
+            raise UserInputError("routing='gumbel' selects one teacher per "
+                                 f'sample (k = 1); got k={k}.')
         if lb_mode not in ('kl', 'cv'):
             raise UserInputError(
                 f"lb_mode must be 'kl' or 'cv', got '{lb_mode}'.")
@@ -245,7 +294,7 @@ class MSTDistill(ConfigurableDistiller):
             SpecializedTeacher(t, p) for t, paths in teacher_layers.items()
             for p in (paths if use_masknets else [None])
         ]
-        if routing == 'topk' and not 1 <= k <= len(specialized):
+        if routing != 'mean' and not 1 <= k <= len(specialized):
             raise UserInputError(f'k must be in 1..N={len(specialized)}, '
                                  f'got {k}.')
         compat = parse_reference_compat(reference_compat)
@@ -257,7 +306,8 @@ class MSTDistill(ConfigurableDistiller):
             list(members), target, specialized, temperature=temperature,
             scale_by_t2=scale_by_t2, collaborative=collaborative,
             routing=routing, lb_mode=lb_mode, lambda1=lambda1,
-            lambda2=lambda2, compat=compat)
+            lambda2=lambda2, compat=compat, gate_target=gate_target,
+            gate_target_weight=gate_target_weight)
         super().__init__(
             members, target, losses=losses,
             loss_forward_mappings=mappings, stages=stages, task=task,
@@ -281,6 +331,8 @@ class MSTDistill(ConfigurableDistiller):
         self.scale_by_t2 = scale_by_t2
         self.collaborative = collaborative
         self.routing = routing
+        self.gate_target = gate_target
+        self.gumbel_tau = gumbel_tau
         self.lb_mode = lb_mode
         self.compat = compat
         self.cache_teacher_outputs = cache_teacher_outputs
@@ -300,11 +352,14 @@ class MSTDistill(ConfigurableDistiller):
                 gate_cfg['act'] = None  # release: Linear -> Linear
         gate_cfg.update(in_channels=self.num_classes,
                         num_teachers=self.num_teachers)
-        self.gate = MODELS.build(gate_cfg) if routing == 'topk' else None
+        self.gate = MODELS.build(gate_cfg) if routing in GATED_ROUTINGS \
+            else None
         self.masknets = nn.ModuleDict()  # built by setup()
         self._teacher_cache: Dict[object, torch.Tensor] = {}
-        #: ``(probs, topk_idx)`` of the last S3 step (RoutingStatsHook).
-        self.last_routing: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+        #: The last S3 step's routing for RoutingStatsHook: ``probs``
+        #: ``(B, N)``, ``topk`` ``(B, k)`` and, for classification,
+        #: ``labels`` and ``best`` (the teacher with the lowest CE).
+        self.last_routing: Optional[Dict[str, torch.Tensor]] = None
         self.set_stage(self.stage)
 
     # ------------------------------------------------------------------
@@ -420,15 +475,46 @@ class MSTDistill(ConfigurableDistiller):
                 logits = self._frozen_teacher_logits(
                     inputs, self.task.sample_ids(data_samples))
             records['specialized_logits'] = logits
-        if {'gate_probs', 'gate_topk'} & set(keys):
+        if {'gate_probs', 'gate_topk', 'gate_weights'} & set(keys):
+            self.route(records)
+
+    def route(self, records: dict) -> None:
+        """The routing products of one S3 step: ``gate_probs`` ``(B, N)``,
+        ``gate_topk`` ``(B, k)``, ``gate_weights`` ``(B, N)`` (soft and
+        Gumbel routing), and :attr:`last_routing` for the statistics."""
+        student = records[record_key(self.target)]
+        teachers = records.get('specialized_logits')
+        batch = student.shape[0]
+        if self.routing == 'random':
+            # k distinct teachers per sample, uniformly (no gate)
+            probs = student.new_full((batch, self.num_teachers),
+                                     1.0 / self.num_teachers).detach()
+            topk_idx = torch.rand(batch, self.num_teachers,
+                                  device=student.device).topk(
+                                      self.k, dim=1).indices
+        else:
             # Paper: the GateNet reads the student's logits (Eq. 11-12);
             # only the release lets the LB gradient reach the student.
-            student = records[record_key(self.target)]
             gate_in = student if self.compat['gate_reference'] else \
                 student.detach()
             probs, topk_idx = self.gate.route(gate_in, self.k)
-            records.update(gate_probs=probs, gate_topk=topk_idx)
-            self.last_routing = (probs.detach(), topk_idx)
+            if self.routing == 'soft':
+                records['gate_weights'] = probs
+            elif self.routing == 'gumbel':
+                # straight-through: a one-hot selection forward, the
+                # Gumbel-softmax gradient backward
+                hard = F.gumbel_softmax(probs.clamp_min(1e-12).log(),
+                                        tau=self.gumbel_tau, hard=True)
+                records['gate_weights'] = hard
+                topk_idx = hard.detach().argmax(1, keepdim=True)
+        records.update(gate_probs=probs, gate_topk=topk_idx)
+        stats = dict(probs=probs.detach(), topk=topk_idx)
+        labels = records.get('labels')
+        if teachers is not None and teachers.dim() == 3 and \
+                labels is not None:
+            stats.update(labels=labels,
+                         best=best_teacher(teachers, labels))
+        self.last_routing = stats
 
     @torch.no_grad()
     def masknet_val_kl(self, inputs: Inputs,

@@ -57,6 +57,36 @@ def routed_kd(student_logits: Tensor,
     return reduce_loss(kl, reduction, valid_mask, normalize)
 
 
+def weighted_kd(student_logits: Tensor,
+                teacher_logits: Union[Tensor, Sequence[Tensor]],
+                weights: Tensor,
+                temperature: float = 1.0,
+                scale_by_t2: bool = True,
+                reduction: str = 'mean',
+                valid_mask: Optional[Tensor] = None,
+                normalize: str = 'valid') -> Tensor:
+    """Per sample ``sum_j w_j KL(Q_j || P_student)`` over every teacher,
+    then the batch mean; the teachers are detached, the weights are not
+    (so a gate that produced them gets the distillation gradient).
+
+    Args:
+        weights (Tensor): ``(B, N)`` per-sample teacher weights (one per
+            image for dense inputs).
+        Others: See :func:`routed_kd`.
+    """
+    teachers = _stack_teachers(teacher_logits, student_logits).detach()
+    num, batch = teachers.shape[:2]
+    if weights.shape != (batch, num):
+        raise ValueError(f'weights {tuple(weights.shape)} must be (B, N) = '
+                         f'{(batch, num)}')
+    student = student_logits.unsqueeze(0).expand_as(teachers)
+    kl = pointwise_kl(teachers.flatten(0, 1), student.flatten(0, 1),
+                      temperature, scale_by_t2)
+    kl = kl.view(num, batch, *kl.shape[1:])  # (N, B, *spatial)
+    w = weights.t().reshape(num, batch, *([1] * (kl.dim() - 2)))
+    return reduce_loss((w * kl).sum(0), reduction, valid_mask, normalize)
+
+
 @MODELS.register_module()
 class RoutedKDLoss(SoftenedKLLoss):
     """Routed knowledge distillation (MST-Distill Eq. 14).
@@ -68,7 +98,11 @@ class RoutedKDLoss(SoftenedKLLoss):
     ``k_ways_MTGdistillation_detached`` in ``KD_methods/MST.py`` returns
     ``loss / k``); both agree at k = 1. Without ``topk_idx`` every teacher
     is used with weight ``1/N``: the mean over all teachers (the Table 3
-    settings without S3's routing). Renamed from mstkd's earlier ``DKD``,
+    settings without S3's routing). With ``weights`` ``(B, N)`` every
+    teacher's KL is weighted per sample and the weights keep their
+    gradient (mstkd's gate training options, not in the paper: the soft
+    mixture ``routing='soft'`` and the straight-through Gumbel selection
+    ``routing='gumbel'``); ``topk_idx`` is then ignored. Renamed from mstkd's earlier ``DKD``,
     which collides with Decoupled KD (Zhao et al., 2022).
 
     Args:
@@ -100,9 +134,13 @@ class RoutedKDLoss(SoftenedKLLoss):
                 student_logits: Tensor,
                 teacher_logits: Union[Tensor, Sequence[Tensor]],
                 topk_idx: Optional[Tensor] = None,
-                valid_mask: Optional[Tensor] = None) -> Tensor:
+                valid_mask: Optional[Tensor] = None,
+                weights: Optional[Tensor] = None) -> Tensor:
         kwargs = dict(valid_mask=valid_mask, normalize=self.normalize)
-        if topk_idx is not None:
+        if weights is not None:
+            loss = weighted_kd(student_logits, teacher_logits, weights,
+                               self.temperature, self.scale_by_t2, **kwargs)
+        elif topk_idx is not None:
             loss = routed_kd(student_logits, teacher_logits, topk_idx,
                              self.temperature, self.scale_by_t2, **kwargs)
             if self.topk_reduction == 'mean':

@@ -220,3 +220,245 @@ def test_l2_linear_connector_is_crds_embed_head():
     torch.testing.assert_close(out, direct / direct.norm(dim=1,
                                                          keepdim=True))
     torch.testing.assert_close(out.norm(dim=1), torch.ones(3))
+
+
+# ------------------------------------------------------------------- C2KD
+def _kendall_direct(x, y):
+    """Kendall's tau-b of two sequences, pair by pair."""
+    n = len(x)
+    conc = disc = tie_x = tie_y = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx = (x[i] > x[j]) - (x[i] < x[j])
+            dy = (y[i] > y[j]) - (y[i] < y[j])
+            tie_x += dx == 0
+            tie_y += dy == 0
+            conc += dx * dy > 0
+            disc += dx * dy < 0
+    pairs = n * (n - 1) / 2
+    denom = math.sqrt((pairs - tie_x) * (pairs - tie_y))
+    return (conc - disc) / denom if denom else 0.0
+
+
+def test_kendall_tau_is_tau_b_of_every_row():
+    from scipy.stats import kendalltau
+
+    from mstkd.models.losses import kendall_tau
+    torch.manual_seed(0)
+    x = torch.randn(5, 7)
+    y = torch.randn(5, 7)
+    y[0] = x[0] * 2 + 1  # same ranking: 1
+    y[1] = -x[1]  # reversed: -1
+    x[2, :3] = 0.5  # ties in x
+    y[3, 2:5] = -1.0  # ties in y
+    tau = kendall_tau(x, y)
+    for i in range(5):
+        want = _kendall_direct(x[i].tolist(), y[i].tolist())
+        assert float(tau[i]) == pytest.approx(want, abs=1e-6), i
+        assert want == pytest.approx(kendalltau(x[i], y[i])[0], abs=1e-12)
+    assert float(tau[0]) == pytest.approx(1.0)
+    assert float(tau[1]) == pytest.approx(-1.0)
+    # a constant row has no untied pair: 0, not NaN
+    assert float(kendall_tau(torch.ones(1, 4), torch.randn(1, 4))) == 0.0
+
+
+def _ntkl_direct(s, t, y, temp, target):
+    """KL(q_t || q_s) of one sample over the non-target classes."""
+    s, t = s.double().tolist(), t.double().tolist()
+
+    def dist(z):
+        if target == 'exclude':  # softmax over the other classes
+            e = [0.0 if k == y else math.exp(z[k] / temp)
+                 for k in range(len(z))]
+        else:  # the release: target logit set to 0, softmax over all
+            e = [math.exp((0.0 if k == y else z[k]) / temp)
+                 for k in range(len(z))]
+        return [v / sum(e) for v in e]
+
+    qs, qt = dist(s), dist(t)
+    return sum(qt[k] * math.log(qt[k] / qs[k]) for k in range(len(s))
+               if qt[k] > 0)
+
+
+@pytest.mark.parametrize('target', ['exclude', 'zero'])
+def test_c2kd_ofsd_is_the_selected_bidirectional_non_target_kl(target):
+    from mstkd.models.losses import C2KDLoss
+    torch.manual_seed(0)
+    s = (torch.randn(8, 5) * 2).requires_grad_()
+    t = (torch.randn(8, 5) * 2).requires_grad_()
+    with torch.no_grad():
+        t[:3] = s[:3] * 1.5  # agreeing rankings: selected for sure
+        t[3] = -s[3]  # opposite ranking: never selected
+    y = torch.randint(0, 5, (8, ))
+    loss = C2KDLoss(threshold=0.0, temperature=2.0, target=target,
+                    loss_weight=0.5)
+    got = loss(s, t, y)
+    want = 0.0
+    selected = []
+    for i in range(8):
+        tau = _kendall_direct(t[i].tolist(), s[i].tolist())
+        if tau > 0:
+            selected.append(i)
+            want += (_ntkl_direct(s[i], t[i], int(y[i]), 2.0, target) +
+                     _ntkl_direct(t[i], s[i], int(y[i]), 2.0, target))
+    assert {0, 1, 2} <= set(selected) and 3 not in selected
+    assert float(got) == pytest.approx(0.5 * want / 8, rel=1e-5)
+    # each proxy learns from the other, detached: d loss / d s is the
+    # gradient of the s-direction term alone
+    got.backward()
+    s2 = s.detach().clone().requires_grad_()
+    C2KDLoss(temperature=2.0, target=target, loss_weight=0.5)(
+        s2, t.detach(), y).backward()
+    torch.testing.assert_close(s.grad, s2.grad)
+    assert t.grad.abs().sum() > 0
+    assert s.grad[3].abs().sum() == 0  # an unselected sample teaches nothing
+    if target == 'exclude':  # the target class carries no gradient
+        assert float(s.grad.gather(1, y[:, None]).abs().sum()) == 0
+
+
+def test_c2kd_ofsd_selects_nothing_above_the_threshold():
+    from mstkd.models.losses import C2KDLoss
+    s, t = torch.randn(4, 6), torch.randn(4, 6)
+    assert float(C2KDLoss(threshold=1.0)(s, t, torch.zeros(4))) == 0.0
+    with pytest.raises(ValueError, match='equal shape'):
+        C2KDLoss()(torch.randn(4, 6), torch.randn(4, 5), torch.zeros(4))
+    with pytest.raises(ValueError, match="'exclude' or 'zero'"):
+        C2KDLoss(target='drop')
+
+
+def test_proxy_head_is_the_release_proxynet():
+    from mstkd.models.connectors import ProxyHead
+    torch.manual_seed(0)
+    head = ProxyHead(6, 3).eval()
+    head.bn.running_mean.uniform_()
+    head.bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(4, 6)
+    h = head.fc1(x)
+    h = (h - head.bn.running_mean) / torch.sqrt(head.bn.running_var +
+                                                head.bn.eps)
+    h = h * head.bn.weight + head.bn.bias
+    torch.testing.assert_close(head(x), head.fc2(F.leaky_relu(h, 0.1)))
+    # a feature map is average-pooled first (ProxyNet)
+    fmap = torch.randn(4, 6, 3, 2)
+    torch.testing.assert_close(head(fmap), head(fmap.mean((2, 3))))
+    # a training batch of one sample uses the running statistics
+    head.train()
+    torch.testing.assert_close(head(x[:1]), head.eval()(x[:1]))
+
+
+# ------------------------------------------------------------------ MGDFR
+def _mgdfr(feature='audio:conv3', **kwargs):
+    from mstkd.models.algorithms import MGDFRDistiller
+    return MGDFRDistiller(
+        members=dict(
+            audio=dict(type='CNN2d', modality='audio', channels=(4, 6, 8),
+                       pool_size=2, num_classes=5),
+            image=dict(type='LeNet5', modality='image', num_classes=5)),
+        target='image', teacher='audio', feature=feature,
+        losses=dict(loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
+        loss_forward_mappings=dict(
+            loss_kd=dict(pred='image:', target='general_logits')),
+        saliency_stage='train', **kwargs)
+
+
+def _batches(sizes):
+    return [dict(inputs=dict(image=torch.randn(b, 1, 28, 28),
+                             audio=torch.randn(b, 1, 16, 16)))
+            for b in sizes]
+
+
+def _on(module, on_input, change):
+    if on_input:
+        return module.register_forward_pre_hook(
+            lambda m, args: (change(args[0]), ))
+    return module.register_forward_hook(lambda m, args, out: change(out))
+
+
+@pytest.mark.parametrize('feature,layer,on_input,width', [
+    ('audio:conv3', 'conv3', False, 8), ('audio:fc@input', 'fc', True, 32)])
+def test_mgdfr_salience_is_the_permuted_teachers_distance_to_the_student(
+        feature, layer, on_input, width):
+    """For every channel c and draw r: permute c across the batch, MSE of
+    the teacher's logits to the student's; sample-weighted mean over the
+    batches and draws, min-max normalised; the top 25% kept."""
+    torch.manual_seed(0)
+    model = _mgdfr(feature, num_permutations=3, reinit_student=False,
+                   chunk_samples=12)  # chunks of 2 channels at batch 6
+    batches = _batches([6, 6, 5])
+    student_before = {k: v.clone() for k, v in
+                      model.student.state_dict().items()}
+    torch.manual_seed(1)
+    salience = model.compute_saliency(batches)
+    # direct: one forward per (batch, draw, channel), same draw order
+    torch.manual_seed(1)
+    teacher, student = model.members['audio'].eval(), model.student.eval()
+    module = dict(teacher.named_modules())[layer]
+    total = [0.0] * width
+    with torch.no_grad():
+        for batch in batches:
+            x = batch['inputs']
+            s = student(x)
+            for _ in range(3):
+                for c in range(width):
+                    perm = torch.randperm(len(s))
+
+                    def change(f, c=c, perm=perm):
+                        g = f.clone()
+                        g[:, c] = f[perm, c]
+                        return g
+
+                    handle = _on(module, on_input, change)
+                    t = teacher(x)
+                    handle.remove()
+                    total[c] += float(((t.double() - s.double())**2).mean()
+                                      ) * len(s)
+    mean = [v / (17 * 3) for v in total]
+    lo, hi = min(mean), max(mean)
+    want = torch.tensor([(v - lo) / (hi - lo) for v in mean])
+    torch.testing.assert_close(salience.double(), want.double(), rtol=0,
+                               atol=1e-5)
+    keep = math.ceil(width / 4)
+    top = sorted(range(width), key=lambda c: -float(want[c]))[:keep]
+    assert sorted(torch.nonzero(model.general_mask).flatten().tolist()) == \
+        sorted(top)
+    assert bool(model.saliency_done)
+    for k, v in model.student.state_dict().items():  # reinit_student=False
+        assert torch.equal(v, student_before[k]), k
+
+
+def test_mgdfr_general_logits_freeze_the_other_channels_to_their_mean():
+    torch.manual_seed(0)
+    model = _mgdfr(num_permutations=1)
+    before = [p.clone() for p in model.student.parameters()]
+    model.compute_saliency(_batches([8]))
+    # the student is re-initialised after the ranking
+    assert all(not torch.equal(a, b) for a, b in
+               zip(before, model.student.parameters()) if a.dim() > 1)
+    x = _batches([7])[0]['inputs']
+    records = {}
+    model.eval()
+    model.add_products(records, {'general_logits'}, x, None)
+    removed = ~model.general_mask
+    assert int(removed.sum()) == 6  # 8 channels, 2 kept
+
+    def freeze(f):
+        g = f.clone()
+        for c in range(f.shape[1]):
+            if removed[c]:
+                for i in range(f.shape[0]):
+                    g[i, c] = f[:, c].mean(0)
+        return g
+
+    teacher = model.members['audio']
+    handle = teacher.conv3.register_forward_hook(
+        lambda m, args, out: freeze(out))
+    with torch.no_grad():
+        want = teacher(x)
+    handle.remove()
+    torch.testing.assert_close(records['general_logits'], want)
+    assert not records['general_logits'].requires_grad
+    # before the ranking the product is refused
+    with pytest.raises(RuntimeError, match='MGDFRSaliencyHook'):
+        _mgdfr().add_products({}, {'general_logits'}, x, None)
+    with pytest.raises(Exception, match='a layer of the teacher'):
+        _mgdfr(feature='image:fc1')

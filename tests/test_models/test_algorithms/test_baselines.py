@@ -219,3 +219,93 @@ def test_missing_teacher_names_the_command(tiny_avdigits, tmp_path):
     assert (f'the work dir {empty} has no best checkpoint by validation '
             'loss') in err
     assert 'python tools/train.py configs/members/avdigits_fusion.py' in err
+
+
+# ------------------------------------------- methods whose teacher trains
+@pytest.fixture(scope='module')
+def audio_teacher(tiny_avdigits, tmp_path_factory):
+    """A 1-epoch audio member run: the CM teacher of the image student."""
+    return _member_run(tiny_avdigits, 'configs/members/avdigits_audio.py',
+                       str(tmp_path_factory.mktemp('teachers') / 'audio'))
+
+
+def _check_test_oa(config, ckpt, student, options, npz, tmp_path):
+    """tools/test.py's OA of ``ckpt`` equals a direct forward pass."""
+    out = str(tmp_path / 'm.json')
+    _ok(run_tool(['tools/test.py', config, ckpt, '--out', out, '--work-dir',
+                  str(tmp_path / 't'), '--cfg-options',
+                  *[f'{k}={v}' for k, v in options.items()],
+                  *data_options(npz)]))
+    assert json.load(open(out))['OA'] == pytest.approx(
+        _direct_oa(config, ckpt, student, npz, options), abs=1e-12)
+
+
+def test_mgdfr_ranks_the_overlap_teacher_then_distils_a_fresh_student(
+        audio_teacher, tiny_avdigits, tmp_path):
+    """overlap: teacher and student train jointly; kd: the teacher's conv3
+    channels ranked once (top 25% kept, in the checkpoint), the teacher
+    frozen, the student re-initialised and distilled."""
+    config = osp.join(BASELINES, 'mgdfr', 'mgdfr_avdigits_image_cm.py')
+    work = str(tmp_path / 'run')
+    options = {'model.pretrained.audio.checkpoint': audio_teacher}
+    log = _ok(run_tool([
+        'tools/train.py', config, '--work-dir', work, '--cfg-options',
+        'train_cfg.stages.overlap=1', 'train_cfg.stages.kd=1',
+        'model.num_permutations=2',
+        *[f'{k}={v}' for k, v in options.items()],
+        *data_options(tiny_avdigits)]))
+    best_teacher = glob.glob(osp.join(audio_teacher, 'best_CE_epoch_*.pth'))[0]
+    assert f'Member "audio" loaded from {best_teacher}' in log
+    assert 'kept 16 as modality-general' in log
+    assert 'student re-initialised' in log
+    assert _scalars(work) == {'loss_ce', 'loss_ce_t', 'loss_overlap',
+                              'loss_kd'}
+    source = _state(best_teacher)
+    overlap, kd = (_state(osp.join(work, f'{s}_end.pth'))
+                   for s in ('overlap', 'kd'))
+    teacher = {f'members.audio.{k[len("member."):]}': v
+               for k, v in source.items()}
+    assert any(not torch.equal(overlap[k], v) for k, v in teacher.items())
+    for key in teacher:  # frozen in kd
+        torch.testing.assert_close(kd[key], overlap[key], rtol=0, atol=0)
+    assert any(not torch.equal(kd[k], overlap[k]) for k in kd
+               if k.startswith('members.image.'))
+    # the ranking: min-max normalised salience of 64 channels, top 16 kept
+    assert not bool(overlap['saliency_done'])
+    salience, mask = kd['salience'], kd['general_mask']
+    assert bool(kd['saliency_done']) and salience.shape == (64, )
+    assert float(salience.min()) == 0.0 and float(salience.max()) == 1.0
+    assert int(mask.sum()) == 16
+    assert float(salience[mask].min()) >= float(salience[~mask].max())
+    best = glob.glob(osp.join(work, 'best_CE_epoch_*.pth'))
+    assert [osp.basename(b) for b in best] == ['best_CE_epoch_2.pth']
+    _check_test_oa(config, best[0], 'image', options, tiny_avdigits, tmp_path)
+
+
+def test_c2kd_trains_the_student_the_teacher_and_both_proxies(
+        audio_teacher, tiny_avdigits, tmp_path):
+    config = osp.join(BASELINES, 'c2kd', 'c2kd_avdigits_image_cm.py')
+    work = str(tmp_path / 'run')
+    options = {'model.pretrained.audio.checkpoint': audio_teacher}
+    log = _ok(run_tool([
+        'tools/train.py', config, '--work-dir', work, '--cfg-options',
+        'train_cfg.stages.train=2',
+        'default_hooks.checkpoint.max_keep_ckpts=2',
+        *[f'{k}={v}' for k, v in options.items()],
+        *data_options(tiny_avdigits)]))
+    best_teacher = glob.glob(osp.join(audio_teacher, 'best_CE_epoch_*.pth'))[0]
+    assert f'Member "audio" loaded from {best_teacher}' in log
+    assert 'proxy_s (ProxyHead: 84 -> 10)' in log
+    assert 'proxy_t (ProxyHead: 1024 -> 10)' in log
+    assert _scalars(work) == {'loss_ce', 'loss_ce_t', 'loss_bd_s',
+                              'loss_bd_t', 'loss_ofsd'}
+    first, last = (_state(osp.join(work, f'epoch_{e}.pth')) for e in (1, 2))
+    source = _state(best_teacher)
+    assert any(not torch.equal(first[f'members.audio.{k[7:]}'], v)
+               for k, v in source.items())  # the teacher trains from epoch 1
+    for prefix in ('members.image.', 'members.audio.', 'connectors.proxy_s.',
+                   'connectors.proxy_t.'):
+        assert any(not torch.equal(first[k], last[k]) for k in first
+                   if k.startswith(prefix)), prefix
+    best = glob.glob(osp.join(work, 'best_CE_epoch_*.pth'))
+    _check_test_oa(config, best[0], 'image', options, tiny_avdigits, tmp_path)

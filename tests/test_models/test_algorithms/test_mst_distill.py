@@ -308,7 +308,7 @@ def test_k_and_lb_mode_switches():
     model.set_stage('s3')
     losses = model(inputs, samples, mode='loss')
     assert torch.isfinite(losses['loss_lb'])
-    probs, topk = model.last_routing
+    probs, topk = (model.last_routing[k] for k in ('probs', 'topk'))
     assert probs.shape == (6, 5)
     assert sorted(topk[0].tolist()) == [0, 1, 2, 3, 4]  # k = N: all chosen
     with pytest.raises(UserInputError, match='k must be in 1..N=5'):
@@ -329,8 +329,9 @@ def test_wrong_layer_path_lists_valid_paths():
             teachers=dict(mm=['fusion.fc1@input'], b=['fc2'])))
     with pytest.raises(UserInputError, match='teachers must name members'):
         MSTDistill(**three_modality_cfg(teachers=dict(a=['fc1'])))
-    with pytest.raises(UserInputError, match="routing must be 'topk'"):
-        MSTDistill(**three_modality_cfg(routing='gumbel'))
+    with pytest.raises(UserInputError,
+                       match=r"routing must be 'topk' or 'mean' \(the paper"):
+        MSTDistill(**three_modality_cfg(routing='argmax'))
     with pytest.raises(UserInputError, match='reference_compat items'):
         MSTDistill(**three_modality_cfg(reference_compat=dict(typo=True)))
 
