@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -146,6 +147,14 @@ def main():
               f'({info["out_bytes"] / 2**10:.0f} KiB; the full checkpoint '
               f'{info["source_bytes"] / 2**10:.0f} KiB), config '
               f'{info["config"]}')
+        # Figure 4 (routing per S3 epoch) and the training curves
+        work = osp.join(args.out, name, f'seed_{seeds[0]}')
+        for tool in ('plot_routing', 'plot_curves'):
+            png = osp.join(args.out, 'figures', f'{name}_{tool[5:]}.png')
+            subprocess.run([sys.executable, osp.join(
+                REPO, 'tools', 'analysis_tools', f'{tool}.py'), work,
+                '--out', png], check=True, stdout=subprocess.DEVNULL)
+            print(f'Figure: {png}')
     print('Try: python demo/inference_demo.py '
           'demo/samples/avdigits_test1_digit5.png')
 
