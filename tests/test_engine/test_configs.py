@@ -18,7 +18,19 @@ CONFIGS = sorted(
     osp.relpath(p, REPO)
     for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
                        recursive=True)
-    if '_base_' not in p and 'avdigits' in osp.basename(p))
+    if '_base_' not in p and 'avdigits' in osp.basename(p) and
+    osp.join('configs', 'benchmarks') not in p)
+# Benchmark specs (tables of configs, not runs): every cell's config exists.
+SPECS = sorted(glob.glob(osp.join(REPO, 'configs', 'benchmarks', '*.py')))
+
+
+@pytest.mark.parametrize('spec', SPECS, ids=osp.basename)
+def test_benchmark_specs_load(spec):
+    from mstkd.apis.benchmark import load_spec, plan
+    loaded = load_spec(spec)
+    teachers, runs, cells = plan(loaded, '/nonexistent', [0], 10)
+    assert len(cells) == sum(len(r.cells) for r in loaded.rows)
+    assert all(r.epochs > 0 for r in runs)
 
 
 @pytest.mark.parametrize('config', CONFIGS)
