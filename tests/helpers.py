@@ -132,10 +132,10 @@ def direct_oa(config: str, ckpt: str, options=(), student: Optional[str]
     """Test OA of a checkpoint by a plain forward pass over the test split.
 
     ``options`` are ``--cfg-options`` strings (``key=value``) as given to
-    the tools. For a multi-member model (MST, baselines) the ``student``
-    member (default: the model's ``target``) is loaded strictly from the
-    checkpoint's ``members.<student>.`` weights and run alone; for a
-    :class:`MemberClassifier` the whole model is loaded strictly and
+    the tools. The whole model is loaded strictly from the checkpoint
+    (lazily built parts it lacks are skipped by the distiller); for a
+    multi-member model (MST, baselines) the ``student`` member (default:
+    the model's ``target``) is run alone, for a :class:`MemberClassifier`
     ``model(inputs, mode='tensor')`` gives the logits. The prediction is
     the argmax of the logits, compared with ``gt_label``.
     """
@@ -151,16 +151,10 @@ def direct_oa(config: str, ckpt: str, options=(), student: Optional[str]
         k: DictAction._parse_iterable(v)
         for k, v in (o.split('=', 1) for o in options)})
     model = MODELS.build(cfg.model).eval()
-    state = torch.load(ckpt, map_location='cpu')['state_dict']
+    model.load_state_dict(torch.load(ckpt, map_location='cpu')['state_dict'])
     if hasattr(model, 'members'):
-        student = student or model.target
-        prefix = f'members.{student}.'
-        model.members[student].load_state_dict(
-            {k[len(prefix):]: v for k, v in state.items()
-             if k.startswith(prefix)})
-        forward = model.members[student]
+        forward = model.members[student or model.target]
     else:
-        model.load_state_dict(state)
 
         def forward(inputs):
             return model(inputs, mode='tensor')

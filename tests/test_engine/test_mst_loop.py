@@ -17,7 +17,7 @@ from mmengine.runner import Runner
 
 from mstkd.engine.hooks import MaskNetSelectionHook
 from mstkd.utils import register_all_modules
-from tests.helpers import REPO, data_options, run_tool
+from tests.helpers import REPO, data_options, direct_oa, run_tool
 
 MST_CFG = 'configs/mst/mst_avdigits_image.py'
 KILLABLE = osp.join(osp.dirname(__file__), 'killable_train.py')
@@ -81,7 +81,7 @@ def test_three_stages_through_tools(tiny_avdigits, tmp_path):
                   *opts]))
     # tools/test.py's OA is the student's on a plain forward pass
     assert json.load(open(out))['OA'] == pytest.approx(
-        _direct_oa(MST_CFG, best[0], 'image', opts), abs=1e-12)
+        direct_oa(MST_CFG, best[0], opts, student='image'), abs=1e-12)
 
 
 def _assert_frozen_parts_unchanged(work, student):
@@ -119,39 +119,6 @@ def _assert_frozen_parts_unchanged(work, student):
     differs(s2, s3, f'members.{student}.')
     differs(s2, s3, 'gate.')
     differs(s1, s2, 'masknets.')  # built (untrained) before S1 ends
-
-
-def _direct_oa(config, ckpt, student, options):
-    """Test OA of the checkpoint's student (its ``members.<student>.``
-    weights, loaded strictly) by a plain forward pass over the test split."""
-    from mmengine.config import Config, DictAction
-    from mmengine.dataset import default_collate
-
-    from mstkd.registry import DATASETS, MODELS
-    register_all_modules(init_default_scope=True)
-    cfg = Config.fromfile(osp.join(REPO, config))
-    cfg.merge_from_dict({
-        k: DictAction._parse_iterable(v)
-        for k, v in (o.split('=', 1) for o in options)})
-    model = MODELS.build(cfg.model).eval()
-    prefix = f'members.{student}.'
-    state = torch.load(ckpt, map_location='cpu')['state_dict']
-    model.members[student].load_state_dict(
-        {k[len(prefix):]: v for k, v in state.items()
-         if k.startswith(prefix)})
-    dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(dataset), 16):
-            batch = default_collate(
-                [dataset[j] for j in range(i, min(i + 16, len(dataset)))])
-            data = model.data_preprocessor(batch, False)
-            logits = model.members[student](data['inputs'])
-            samples = data['data_samples']
-            labels = samples['gt_label'] if isinstance(samples, dict) else \
-                torch.cat([s.gt_label for s in samples])
-            correct += int((logits.argmax(1) == labels.flatten()).sum())
-    return correct / len(dataset)
 
 
 class CrashAt(Hook):

@@ -13,7 +13,7 @@ from mmengine.config import Config
 
 from mstkd.models.losses import MutualKLLoss
 from mstkd.registry import MODELS
-from tests.helpers import REPO, data_options, run_tool
+from tests.helpers import REPO, data_options, direct_oa, run_tool
 
 BASELINES = osp.join(REPO, 'configs', 'baselines')
 
@@ -156,37 +156,9 @@ def test_baseline_trains_the_student_from_a_frozen_teacher_run(
                   f'{teachers[teacher]}', *data_options(tiny_avdigits)]))
     metrics = json.load(open(out))
     assert metrics['OA'] == pytest.approx(
-        _direct_oa(osp.join(BASELINES, config), best[0], student,
-                   tiny_avdigits, {f'model.pretrained.{teacher}.checkpoint':
-                                   teachers[teacher]}), abs=1e-12)
-
-
-def _direct_oa(config, ckpt, student, npz, options):
-    """Test OA of the checkpoint's student by a plain forward pass."""
-    from mmengine.dataset import default_collate
-
-    from mstkd.registry import DATASETS
-    from mstkd.utils import register_all_modules
-    register_all_modules(init_default_scope=True)
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(options)
-    cfg.test_dataloader.dataset.update(data_file=npz, n_mels=64, n_frames=64)
-    model = MODELS.build(cfg.model)
-    model.load_state_dict(_state(ckpt))
-    model.eval()
-    dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(dataset), 16):
-            batch = default_collate([dataset[j] for j in range(
-                i, min(i + 16, len(dataset)))])
-            data = model.data_preprocessor(batch, False)
-            logits = model.members[student](data['inputs'])
-            labels = data['data_samples']['gt_label'] if isinstance(
-                data['data_samples'], dict) else torch.cat(
-                    [s.gt_label for s in data['data_samples']])
-            correct += int((logits.argmax(1) == labels.flatten()).sum())
-    return correct / len(dataset)
+        direct_oa(osp.join(BASELINES, config), best[0], [
+            f'model.pretrained.{teacher}.checkpoint={teachers[teacher]}',
+            *data_options(tiny_avdigits)], student=student), abs=1e-12)
 
 
 def test_dml_trains_every_peer(tiny_avdigits, tmp_path):
@@ -232,12 +204,11 @@ def audio_teacher(tiny_avdigits, tmp_path_factory):
 def _check_test_oa(config, ckpt, student, options, npz, tmp_path):
     """tools/test.py's OA of ``ckpt`` equals a direct forward pass."""
     out = str(tmp_path / 'm.json')
+    opts = [f'{k}={v}' for k, v in options.items()] + data_options(npz)
     _ok(run_tool(['tools/test.py', config, ckpt, '--out', out, '--work-dir',
-                  str(tmp_path / 't'), '--cfg-options',
-                  *[f'{k}={v}' for k, v in options.items()],
-                  *data_options(npz)]))
+                  str(tmp_path / 't'), '--cfg-options', *opts]))
     assert json.load(open(out))['OA'] == pytest.approx(
-        _direct_oa(config, ckpt, student, npz, options), abs=1e-12)
+        direct_oa(config, ckpt, opts, student=student), abs=1e-12)
 
 
 def test_mgdfr_ranks_the_overlap_teacher_then_distils_a_fresh_student(
