@@ -35,3 +35,17 @@ class DeviceAgnosticDDP(MMDistributedDataParallel):
         super().__init__(
             module=module, device_ids=device_ids if on_cuda else None,
             **kwargs)
+
+    def train_step(self, data, optim_wrapper):
+        """The distiller's micro-batched step (``micro_batch``, see
+        :meth:`~mstkd.models.BaseDistiller.train_step`) through the DDP
+        forward: every chunk but the last runs under ``no_sync``, so the
+        accumulated gradient is all-reduced once per batch. Without
+        micro-batching (or for a module that is no distiller), mmengine's
+        ``MMDistributedDataParallel.train_step``. ``detect_anomalous_params``
+        (a debugging option) is not run on micro-batched steps."""
+        step = getattr(self.module, 'micro_batch_train_step', None)
+        size = getattr(self.module, 'micro_batch_size', lambda: None)()
+        if step is None or size is None:
+            return super().train_step(data, optim_wrapper)
+        return step(data, optim_wrapper, model=self)

@@ -62,7 +62,7 @@ from ..task_modules.layer_paths import (infer_feature_shapes,
                                         validate_layer_paths)
 from ..task_modules.recorder import (MemberRecorder, parse_record_key,
                                      record_key)
-from .base_distiller import BaseDistiller, Inputs
+from .base_distiller import BaseDistiller, Inputs, MicroBatch
 
 #: Record keys every task provides.
 TASK_RECORDS = ('labels', 'sample_ids')
@@ -128,6 +128,10 @@ class ConfigurableDistiller(BaseDistiller):
             losses=[...])``; a stage without ``losses`` uses every declared
             loss. Defaults to one stage ``'train'`` training the student and
             the connectors with every loss.
+        micro_batch (int | dict, optional): Micro-batch size of every
+            stage, or stage -> size: gradient accumulation over chunks of
+            the batch within one optimizer step (see
+            :meth:`BaseDistiller.train_step`). Defaults to None (off).
         task, pretrained, data_preprocessor, init_cfg: See
             :class:`BaseDistiller`.
     """
@@ -145,6 +149,7 @@ class ConfigurableDistiller(BaseDistiller):
                  stages: Optional[dict] = None,
                  task: Optional[dict] = None,
                  pretrained: Optional[dict] = None,
+                 micro_batch: MicroBatch = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         connectors = OrderedDict((connectors or {}).items())
@@ -153,6 +158,7 @@ class ConfigurableDistiller(BaseDistiller):
             losses=list(losses)))
         super().__init__(members, target, task=task, pretrained=pretrained,
                          stages=stages or default_stages,
+                         micro_batch=micro_batch,
                          data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         self.distill_losses = nn.ModuleDict()

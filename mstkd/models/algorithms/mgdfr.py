@@ -81,10 +81,14 @@ class MGDFRDistiller(ConfigurableDistiller):
         chunk_samples (int): Rows per permuted forward. Defaults to 2048.
         num_channels (int, optional): Channels of ``feature``; by default
             read from its layer (``out_features`` / ``out_channels``).
-        **kwargs: :class:`ConfigurableDistiller` arguments.
+        **kwargs: :class:`ConfigurableDistiller` arguments (``members``,
+            ``target``, ``losses``, ..., ``micro_batch``). Micro-batching
+            the stage that reads ``general_logits`` is approximate: the
+            removed channels are frozen at the batch mean of each chunk.
     """
 
     products = ('general_logits', )
+    batch_level_products = ('general_logits', )
 
     def __init__(self,
                  *args,

@@ -25,6 +25,11 @@ class BaseLoss(nn.Module):
             ``losses`` dict key overrides it.
     """
 
+    #: True for a loss that couples the samples of a batch (batch means,
+    #: pairs, memory banks): micro-batching a stage that uses it is only
+    #: approximate (:meth:`~mstkd.models.BaseDistiller.train_step` warns).
+    batch_level: bool = False
+
     def __init__(self, loss_weight: Union[float, dict] = 1.0,
                  loss_name: str = 'loss'):
         super().__init__()

@@ -64,6 +64,10 @@ class CRDLoss(BaseLoss):
         loss_name (str): Defaults to ``'loss_crd'``.
     """
 
+    #: Batch-level (see BaseLoss): memory banks updated after every call,
+    #: Z estimated from the first batch.
+    batch_level = True
+
     def __init__(self,
                  num_samples: int,
                  feat_dim: int = 128,

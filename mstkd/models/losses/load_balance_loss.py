@@ -57,6 +57,10 @@ class LoadBalanceLoss(BaseLoss):
         loss_name (str): Defaults to ``'loss_lb'``.
     """
 
+    #: Batch-level (see BaseLoss): on the batch mean (importance) of the
+    #: routing probabilities.
+    batch_level = True
+
     def __init__(self,
                  mode: str = 'kl',
                  divide_by_n: bool = False,

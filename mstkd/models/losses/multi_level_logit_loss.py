@@ -45,6 +45,9 @@ class MultiLevelLogitLoss(BaseLoss):
         loss_name (str): Defaults to ``'loss_mlld'``.
     """
 
+    #: Batch-level (see BaseLoss): the batch- and class-level matrices.
+    batch_level = True
+
     def __init__(self,
                  temperatures: Sequence[float] = (2.0, 3.0, 4.0, 5.0, 6.0),
                  reduction: str = 'paper',

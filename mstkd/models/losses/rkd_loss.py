@@ -54,6 +54,9 @@ class RKDLoss(BaseLoss):
         loss_name (str): Defaults to ``'loss_rkd'``.
     """
 
+    #: Batch-level (see BaseLoss): the pairs and triplets of one batch.
+    batch_level = True
+
     def __init__(self,
                  distance_weight: float = 1.0,
                  angle_weight: float = 2.0,
