@@ -31,7 +31,10 @@ model = dict(
     # one routing decision per image, from the student's logit map
     gate=dict(type='DenseGateNet', act='relu'),
     # N logit maps per image do not fit in memory at 480 x 640
-    cache_teacher_outputs=False)
+    cache_teacher_outputs=False,
+    # nor the bottleneck and decoder maps (with FuseNet's unpooling
+    # indices) of every training image: S2 recomputes the teachers
+    s2_cache=False)
 
 # The best student by validation loss (and mIoU) is chosen in S3 only.
 default_hooks = dict(checkpoint=dict(type='StageCheckpointHook',

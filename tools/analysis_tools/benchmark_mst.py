@@ -13,6 +13,8 @@ MaskNets on the 596-d fused feature and fc1) and the audio CNN (32-64-128;
 Every mode runs in its own process (so its peak RSS is its own) and times
 ``--epochs`` epochs after one warm-up iteration:
 - ``student``: plain CE training of the student (the reference cost);
+- ``s1_separate``: the three members each trained alone, one after
+  another (the floor of S1);
 - ``s1``: all three members jointly (Eq. 4);
 - ``s2``: the four MaskNets (Eq. 10), teachers frozen;
 - ``s3``: Eq. 18 with cached teacher logits (first epoch fills the cache and
@@ -64,51 +66,135 @@ def batches(samples: int, batch: int):
     return out
 
 
+def _optim(params):
+    from mmengine.optim import OptimWrapper
+    return OptimWrapper(torch.optim.Adam(params, lr=1e-4))
+
+
+def _epoch(step, data) -> float:
+    t0 = time.perf_counter()
+    for inputs, samples in data:
+        step(inputs, samples)
+    return time.perf_counter() - t0
+
+
+def _plain_step(module, optim, loss_fn):
+    def step(inputs, samples):
+        optim.update_params(loss_fn(module, inputs, samples))
+    return step
+
+
+def _ce(module, inputs, samples):
+    return torch.nn.functional.cross_entropy(module(inputs),
+                                             samples['gt_label'])
+
+
 def run_mode(mode: str, args) -> dict:
+    """One mode's timings: ``epoch_s`` (mean over ``--epochs``) and, for
+    cached modes, ``first_epoch_s`` (the epoch that fills the cache)."""
     torch.manual_seed(0)
     model = build_model(args.projector)
     data = batches(args.samples, args.batch)
     model.setup(data[0][0], stages=list(model.stages))
+    model.train()
+    result = dict(mode=mode)
+    cached = mode in ('s2', 's2_bf16', 's3', 's2_masknets')
     if mode == 'student':
-        params = list(model.members['image'].parameters())
+        student = model.members['image']
+        params = list(student.parameters())
+        steps = [_plain_step(student, _optim(params), _ce)]
+    elif mode == 's1_separate':
+        # the floor of S1: each member trained alone, one after another
+        params, steps = [], []
+        for member in model.members.values():
+            params += list(member.parameters())
+            steps.append(_plain_step(member, _optim(list(
+                member.parameters())), _ce))
+    elif mode == 's2_masknets':
+        # the MaskNets' forward + backward alone on their cached hooked
+        # features (a scalar of their outputs as the loss): the part of an
+        # S2 step that no cache removes
+        from mstkd.models.task_modules.recorder import MemberRecorder
+        model.set_stage('s2')
+        params = list(model.masknets.parameters())
+        optim = _optim(params)
+        feats = {}
+
+        @torch.no_grad()
+        def features(inputs):
+            out = {}
+            for s in model.specialized:
+                rec = MemberRecorder(s.teacher, [s.path])
+                with rec.record(model.members[s.teacher]) as records:
+                    model.member_forward(s.teacher, inputs)
+                out[s.key] = records[f'{s.teacher}:{s.path}']
+            return out
 
         def step(inputs, samples):
-            logits = model.members['image'](inputs)
-            return torch.nn.functional.cross_entropy(logits,
-                                                     samples['gt_label'])
+            ids = tuple(samples['sample_idx'].tolist())
+            if ids not in feats:
+                feats[ids] = features(inputs)
+            optim.update_params(sum(
+                model.masknets[s.key](feats[ids][s.key]).mean()
+                for s in model.specialized))
+        steps = [step]
     else:
         stage = mode[:2]
         model.set_stage(stage)
         model.cache_teacher_outputs = mode == 's3'
+        if mode == 's2_nocache':
+            model.s2_cache = None
+        if args.micro_batch:
+            model.micro_batch = args.micro_batch
         params = [p for m in model.stage_modules(stage)
                   for p in m.parameters()]
+        optim = _optim(params)
 
         def step(inputs, samples):
-            return sum(model(inputs, samples, mode='loss').values())
-
-    model.train()
-    opt = torch.optim.Adam(params, lr=1e-4)
+            with torch.autocast('cpu', dtype=torch.bfloat16,
+                                enabled=mode.endswith('_bf16')):
+                model.train_step(dict(inputs=inputs, data_samples=samples),
+                                 optim)
+        steps = [step]
+    result['trainable'] = sum(p.numel() for p in params)
 
     def epoch():
-        t0 = time.perf_counter()
-        for inputs, samples in data:
-            loss = step(inputs, samples)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return time.perf_counter() - t0
+        return sum(_epoch(step, data) for step in steps)
 
-    result = dict(mode=mode, trainable=sum(p.numel() for p in params))
-    if mode == 's3':
-        result['first_epoch_s'] = epoch()  # fills the teacher cache
+    if cached:
+        result['first_epoch_s'] = epoch()  # fills the cache
     else:
-        step(*data[0]).backward()  # warm-up
-        opt.zero_grad(set_to_none=True)
+        for step in steps:  # warm-up
+            step(*data[0])
     times = [epoch() for _ in range(args.epochs)]
     result['epoch_s'] = sum(times) / len(times)
     result['peak_rss_gb'] = resource.getrusage(
         resource.RUSAGE_SELF).ru_maxrss / 1024**2
     return result
+
+
+#: each mode's floor: the cheapest computation it is measured against
+FLOORS = dict(s1='s1_separate', s2='s2_nocache', s2_bf16='s2', s3='student',
+              s3_nocache='student', s1_separate='student', student=None,
+              s2_nocache=None, s2_masknets='s2')
+
+
+def extrapolate(rows: dict, epochs: int = 100):
+    """The three stages at ``epochs`` each (the paper's 100/100/100), in
+    hours: cached (the first epoch fills the caches) and uncached."""
+    def stage(mode, first=True):
+        r = rows.get(mode)
+        if r is None:
+            return None
+        head = r.get('first_epoch_s', r['epoch_s']) if first else \
+            r['epoch_s']
+        return head + (epochs - 1) * r['epoch_s']
+
+    parts = dict(cached=(stage('s1'), stage('s2'), stage('s3')),
+                 uncached=(stage('s1'), stage('s2_nocache'),
+                           stage('s3_nocache')))
+    return {k: sum(v) / 3600 for k, v in parts.items()
+            if all(x is not None for x in v)}
 
 
 def main():
@@ -118,7 +204,11 @@ def main():
     parser.add_argument('--epochs', type=int, default=2)
     parser.add_argument('--projector', default='full',
                         choices=['full', 'light'])
-    parser.add_argument('--modes', default='student,s1,s2,s3,s3_nocache')
+    parser.add_argument(
+        '--modes', default='student,s1_separate,s1,s2_nocache,s2,'
+        's2_masknets,s3,s3_nocache')
+    parser.add_argument('--micro-batch', type=int, default=0,
+                        help='micro_batch of the s1/s2/s3 modes (0: off)')
     parser.add_argument('--threads', type=int, default=0,
                         help='torch threads (0: torch default)')
     parser.add_argument('--one', help=argparse.SUPPRESS)
@@ -130,34 +220,47 @@ def main():
         print(json.dumps(run_mode(args.one, args)))
         return
 
-    rows = []
+    rows = {}
     for mode in args.modes.split(','):
         cmd = [sys.executable, __file__, '--one', mode,
                '--samples', str(args.samples), '--batch', str(args.batch),
                '--epochs', str(args.epochs), '--projector', args.projector,
-               '--threads', str(args.threads)]
+               '--threads', str(args.threads),
+               '--micro-batch', str(args.micro_batch)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             sys.exit(f'{mode} failed:\n{proc.stderr[-3000:]}')
-        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-        print(f'measured {mode}', file=sys.stderr, flush=True)
+        rows[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f'measured {mode}: {rows[mode]}', file=sys.stderr, flush=True)
 
-    base = rows[0]['epoch_s'] if rows[0]['mode'] == 'student' else None
     print(f'\nMST-Distill stage costs, {args.samples} AV-MNIST-shaped '
           f'samples, batch {args.batch}, {args.projector} projector, '
+          f'micro-batch {args.micro_batch or "off"}, '
           f'{torch.get_num_threads()} threads, torch {torch.__version__}:\n')
-    print('| mode | trainable params | s / epoch | x student epoch '
-          '| peak RSS (GB) |')
-    print('|---|---|---|---|---|')
-    for r in rows:
-        ratio = f'{r["epoch_s"] / base:.2f}' if base else '-'
-        extra = (f' (first epoch {r["first_epoch_s"]:.2f} s, fills the '
+    print('| mode | trainable params | s / epoch | floor | x floor '
+          '| x student epoch | peak RSS (GB) |')
+    print('|---|---|---|---|---|---|---|')
+    base = rows.get('student', {}).get('epoch_s')
+    for mode, r in rows.items():
+        floor = FLOORS.get(mode)
+        ref = rows.get(floor, {}).get('epoch_s') if floor else None
+        extra = (f' (first epoch {r["first_epoch_s"]:.2f}, fills the '
                  'cache)' if 'first_epoch_s' in r else '')
-        print(f'| {r["mode"]} | {r["trainable"]:,} | {r["epoch_s"]:.2f}'
-              f'{extra} | {ratio} | {r["peak_rss_gb"]:.2f} |')
+        print(f'| {mode} | {r["trainable"]:,} | {r["epoch_s"]:.2f}{extra} '
+              f'| {floor or "-"} | '
+              + (f'{r["epoch_s"] / ref:.2f}' if ref else '-') + ' | '
+              + (f'{r["epoch_s"] / base:.1f}' if base else '-') +
+              f' | {r["peak_rss_gb"]:.2f} |')
+    if 's2' in rows and 's2_masknets' in rows:
+        share = 1 - rows['s2_masknets']['epoch_s'] / rows['s2']['epoch_s']
+        print(f'\nShare of a cached S2 epoch outside the MaskNets (teacher '
+              f'suffix, student, KL, data): {share:.0%}')
+    for kind, hours in extrapolate(rows).items():
+        print(f'Whole run at 100/100/100 epochs, {kind}: {hours:.1f} h')
     if args.out:
         with open(args.out, 'w') as f:
-            json.dump(rows, f, indent=2)
+            json.dump(dict(args=vars(args), rows=rows,
+                           extrapolated_h=extrapolate(rows)), f, indent=2)
 
 
 if __name__ == '__main__':

@@ -19,7 +19,11 @@ model = dict(
     routing='topk',
     use_masknets=True,
     reference_compat=False,
-    cache_teacher_outputs=True)
+    cache_teacher_outputs=True,
+    # S2 hook-point cache: the frozen teachers' values at the hooked layers
+    # once per training sample; past the RAM budget, memory-mapped files in
+    # <work_dir>/s2_cache (deleted when S2 ends). float16 halves the size.
+    s2_cache=dict(dtype='float32', ram_budget_gb=4.0))
 
 # The method's side work: every MaskNet's best S2 state by validation KL
 # (restored for S3) and the routing statistics of Fig. 4 (per S3 epoch).

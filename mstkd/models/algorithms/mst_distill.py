@@ -24,6 +24,7 @@ Records the losses read, besides the members' logits: ``specialized_logits``
 MaskNet by validation KL, restored for S3, Algorithm 1 lines 9-15) and
 :class:`~mstkd.engine.hooks.RoutingStatsHook` (Fig. 4 statistics).
 """
+import logging
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -35,6 +36,7 @@ from mstkd.registry import MODELS
 from mstkd.utils.errors import UserInputError
 from ..losses.teacher_quality_loss import best_teacher
 from ..losses.utils import kl_divergence
+from ..mst.hook_point_cache import NotSplittable, SplitTeacher, StoreGroup
 from ..mst.mask_hooks import batched_specialized_forward
 from ..task_modules.layer_paths import (infer_feature_shapes,
                                         split_layer_path,
@@ -57,6 +59,32 @@ GATED_ROUTINGS = ('topk', 'soft', 'gumbel')
 STAGE_TITLES = dict(s1='S1 collaborative initialization',
                     s2='S2 specialized teacher adaptation',
                     s3='S3 dynamic knowledge distillation')
+
+
+S2_CACHE_DTYPES = dict(float32=torch.float32, float16=torch.float16,
+                       bfloat16=torch.bfloat16)
+
+
+def parse_s2_cache(value: Union[bool, dict, None]) -> Optional[dict]:
+    """``s2_cache``: False/None (off), True (defaults) or a dict of
+    ``dtype`` and ``ram_budget_gb``."""
+    if not value:
+        return None
+    cfg = dict(dtype='float32', ram_budget_gb=4.0)
+    if isinstance(value, dict):
+        unknown = set(value) - set(cfg)
+        if unknown:
+            raise UserInputError(
+                f's2_cache: unknown keys {sorted(unknown)}; valid: '
+                f'{sorted(cfg)}.')
+        cfg.update(value)
+    if cfg['dtype'] not in S2_CACHE_DTYPES:
+        raise UserInputError(f"s2_cache.dtype must be one of "
+                             f"{list(S2_CACHE_DTYPES)}, got {cfg['dtype']!r}.")
+    if not float(cfg['ram_budget_gb']) >= 0:
+        raise UserInputError('s2_cache.ram_budget_gb must be >= 0, got '
+                             f"{cfg['ram_budget_gb']}.")
+    return cfg
 
 
 def parse_reference_compat(value: Union[bool, dict, None]) -> Dict[str, bool]:
@@ -224,10 +252,33 @@ class MSTDistill(ConfigurableDistiller):
             is deterministic (no augmentation: the reference protocol).
             Defaults to True; set False for segmentation (N logit maps per
             image do not fit in memory at 480 x 640).
+        s2_cache (bool | dict): Hook-point caching in S2: the frozen
+            teachers' values at their hooked layers (and the frozen
+            student's logits) are computed once per training sample and
+            each S2 step runs only MaskNet -> mask -> the teacher after the
+            hook (:mod:`mstkd.models.mst.hook_point_cache`). Same
+            mathematics (float32 storage: the same MaskNet weights up to
+            float rounding); valid when the training pipeline is
+            deterministic, as ``cache_teacher_outputs``. True (default)
+            or a dict: ``dtype`` ('float32' or 'float16', halving the
+            size), ``ram_budget_gb`` (4.0; past it segments are
+            memory-mapped ``.npy`` files in ``<work_dir>/s2_cache``,
+            deleted when S2 ends). False runs S2 uncached. A teacher
+            ``torch.fx`` cannot split runs uncached (the reason is logged).
         task (dict, optional): ``dict(type='ClsTask')`` (default) or
             ``dict(type='SegTask', ignore_index=255)``.
         pretrained (dict, optional): Members starting from a checkpoint
             (e.g. an earlier run's ``s1_end.pth`` to skip S1).
+        micro_batch (int | dict, optional): Micro-batch size of every
+            stage, or stage -> size, e.g. ``dict(s2=64)``: each training
+            batch runs in chunks whose gradients accumulate into one
+            optimizer step (:meth:`~mstkd.models.BaseDistiller.train_step`),
+            so the peak memory of the full-projector MaskNets scales with
+            the chunk. Exact (up to float rounding) in S1 and S2 (per-sample
+            means), unless BatchNorm trains there (members with BatchNorm in
+            S1, MaskNets with ``spatial_reduction='learned'`` in S2);
+            approximate in S3 (the load balance is on the batch mean).
+            Defaults to None.
         data_preprocessor (dict, optional): Defaults to mmengine's.
         init_cfg (dict, optional): Weight initialisation config.
     """
@@ -256,8 +307,10 @@ class MSTDistill(ConfigurableDistiller):
                  lb_mode: str = 'kl',
                  reference_compat: Union[bool, dict] = False,
                  cache_teacher_outputs: bool = True,
+                 s2_cache: Union[bool, dict] = True,
                  task: Optional[dict] = None,
                  pretrained: Optional[dict] = None,
+                 micro_batch: Union[None, int, Dict[str, int]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if target not in members:
@@ -311,8 +364,8 @@ class MSTDistill(ConfigurableDistiller):
         super().__init__(
             members, target, losses=losses,
             loss_forward_mappings=mappings, stages=stages, task=task,
-            pretrained=pretrained, data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+            pretrained=pretrained, micro_batch=micro_batch,
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.teacher_layers = teacher_layers
         for name, paths in teacher_layers.items():
             # Fail before training, listing the valid paths.
@@ -336,6 +389,12 @@ class MSTDistill(ConfigurableDistiller):
         self.lb_mode = lb_mode
         self.compat = compat
         self.cache_teacher_outputs = cache_teacher_outputs
+        self.s2_cache = parse_s2_cache(s2_cache)
+        #: where memory-mapped S2 cache segments go (set by S2CacheHook)
+        self.s2_cache_dir: Optional[str] = None
+        self._split_teachers: Dict[str, Optional[SplitTeacher]] = {}
+        self._s2_store: Optional[StoreGroup] = None
+        self._step_ids = None
         self.masknet_cfg = dict(masknet or {})
         if compat['learned_spatial_reduction']:
             self.masknet_cfg['spatial_reduction'] = 'learned'
@@ -423,6 +482,7 @@ class MSTDistill(ConfigurableDistiller):
                                'multi-stage loop calls it) before S2.')
         if stage != self.stage:
             self._teacher_cache.clear()
+            self.clear_s2_cache()
         super().set_stage(stage, stage_epoch)
 
     # ------------------------------------------------------------------
@@ -466,10 +526,107 @@ class MSTDistill(ConfigurableDistiller):
             self._teacher_cache[i] = logits[:, col].clone()
         return logits
 
+    # ------------------------------------------------------------------
+    # S2 hook-point cache
+    # ------------------------------------------------------------------
+    def clear_s2_cache(self) -> None:
+        """Drop the S2 hook-point cache (its disk segments too)."""
+        if self._s2_store is not None:
+            self._s2_store.clear()
+        self._s2_store = None
+
+    @property
+    def s2_cache_store(self) -> Optional[StoreGroup]:
+        """The S2 cache in use (None before the first S2 step)."""
+        return self._s2_store
+
+    def _s2_caching(self) -> bool:
+        return self.s2_cache is not None and self.masknets_training and \
+            self._step_ids is not None and torch.is_grad_enabled()
+
+    def _store(self) -> StoreGroup:
+        if self._s2_store is None:
+            cfg = self.s2_cache
+            self._s2_store = StoreGroup(
+                S2_CACHE_DTYPES[cfg['dtype']],
+                float(cfg['ram_budget_gb']) * 2**30,
+                self.s2_cache_dir)
+        return self._s2_store
+
+    def _split_teacher(self, teacher: str,
+                       inputs: Inputs) -> Optional[SplitTeacher]:
+        """The teacher split at its hooked layers (built and checked on
+        the first S2 batch), or None where it cannot be split."""
+        if teacher not in self._split_teachers:
+            model = self.members[teacher]
+            keys = list(inputs) if isinstance(inputs, dict) else None
+            try:
+                split = SplitTeacher(model, self.teacher_layers[teacher],
+                                     keys)
+                split.check(model, inputs)
+            except NotSplittable as e:
+                split = None
+                print_log(f'S2 hook-point cache: teacher {teacher} runs '
+                          f'uncached: {e}.', logger='current',
+                          level=logging.WARNING)
+            else:
+                print_log(
+                    f'S2 hook-point cache: teacher {teacher} split at '
+                    f'{split.paths}; cached per sample: '
+                    f'{split.cut_names}.', logger='current')
+            self._split_teachers[teacher] = split
+        return self._split_teachers[teacher]
+
+    def _cached_teacher_forward(self, teacher: str, inputs: Inputs,
+                                ids: list) -> torch.Tensor:
+        """``(K, B, C)`` of one base teacher's specialized teachers from
+        its cached hook-point values (filled on a miss)."""
+        inputs = self.member_inputs(teacher, inputs)
+        split = self._split_teacher(teacher, inputs)
+        if split is None:
+            return self._teacher_forward(teacher, inputs)
+        store = self._store()
+        keys = {name: f'{teacher}.{name}' for name in split.cut_names}
+        if all(store.has(k, ids) for k in keys.values()):
+            device = next(self.members[teacher].parameters()).device
+            cut = {name: store.get(k, ids, device)
+                   for name, k in keys.items()}
+        else:
+            cut = split.prefix(inputs)
+            for name, k in keys.items():
+                store.put(k, ids, cut[name])
+        return torch.stack([
+            split.suffix_forward(s.path, cut, self.masknets[s.key])
+            for s in self.specialized if s.teacher == teacher])
+
+    def compute_records(self, keys, inputs: Inputs, data_samples) -> dict:
+        self._step_ids = self.task.sample_ids(data_samples) \
+            if self.s2_cache is not None and self.masknets_training else None
+        try:
+            return super().compute_records(keys, inputs, data_samples)
+        finally:
+            self._step_ids = None
+
+    def record_member(self, name: str, paths, inputs: Inputs) -> dict:
+        if name != self.target or any(paths) or not self._s2_caching():
+            return super().record_member(name, paths, inputs)
+        # the frozen student's logits (the S2 target), cached per sample
+        store, key, ids = self._store(), f'{name}.logits', self._step_ids
+        if store.has(key, ids):
+            device = next(self.members[name].parameters()).device
+            return {record_key(name): store.get(key, ids, device)}
+        records = super().record_member(name, paths, inputs)
+        store.put(key, ids, records[record_key(name)])
+        return records
+
     def add_products(self, records: dict, keys, inputs: Inputs,
                      data_samples) -> None:
         if 'specialized_logits' in keys:
-            if self.masknets_training:
+            if self.masknets_training and self._s2_caching():
+                logits = torch.cat([
+                    self._cached_teacher_forward(t, inputs, self._step_ids)
+                    for t in self.teacher_layers])
+            elif self.masknets_training:
                 logits = self.specialized_teacher_logits(inputs)
             else:
                 logits = self._frozen_teacher_logits(
@@ -540,4 +697,6 @@ class MSTDistill(ConfigurableDistiller):
         hooks = [dict(type='RoutingStatsHook')]
         if self.use_masknets:
             hooks.insert(0, dict(type='MaskNetSelectionHook'))
+            if self.s2_cache is not None:
+                hooks.append(dict(type='S2CacheHook'))
         return hooks
