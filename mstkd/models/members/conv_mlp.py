@@ -5,6 +5,7 @@ from typing import Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.fx._symbolic_trace import is_fx_symbolic_tracing
 
 from mstkd.utils.errors import UserInputError
 from .base import Inputs, UnimodalMember
@@ -128,14 +129,18 @@ class ConvMLPMember(UnimodalMember):
         """
         if self.transpose_input:
             x = x.transpose(-1, -2)
-        self._check_input(x)
+        # shape checks are Python control flow: skipped while torch.fx
+        # traces the member (S2 hook-point cache), run in every forward
+        tracing = is_fx_symbolic_tracing()
+        if not tracing:
+            self._check_input(x)
         for i in range(1, self.num_convs + 1):
             x = getattr(self, f'conv{i}')(x)
             if self.norm:
                 x = getattr(self, f'bn{i}')(x)
             x = F.relu(x)
             if i < self.num_convs or self.pool_last:
-                if min(x.shape[2:]) < self.pool_kernel:
+                if not tracing and min(x.shape[2:]) < self.pool_kernel:
                     raise UserInputError(
                         f'{type(self).__name__} ({self.modality}): the '
                         f'input is too small: conv{i} gives '

@@ -261,3 +261,21 @@ def test_s2_cache_hook_logs_size_and_clears(tmp_path):
     hook.after_train_stage(runner, 's2')
     assert model.s2_cache_store is None
     assert os.listdir(model.s2_cache_dir) == []
+
+
+@pytest.mark.parametrize('config', [
+    'mst_av_mnist_image', 'mst_av_mnist_audio', 'mst_avdigits_image',
+    'mst_avdigits_audio', 'mst_crisismmd_image', 'mst_crisismmd_text',
+    'mst_ravdess_audio', 'mst_ravdess_video', 'mst_vggsound50k_audio',
+    'mst_vggsound50k_visual'])
+def test_every_classification_config_splits_its_teachers(config):
+    """S2 runs cached on every classification dataset (NYU: s2_cache off)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(f'configs/mst/{config}.py').model
+    assert cfg.s2_cache
+    for teacher, paths in cfg.teachers.items():
+        net = MODELS.build(cfg.members[teacher]).eval()
+        keys = list(net.modalities) if hasattr(net, 'encoders') else None
+        split = SplitTeacher(net, paths, keys)
+        assert [n.name for n in split.cut_nodes] == [
+            p.replace('.', '_') for p in paths]
