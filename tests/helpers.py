@@ -133,7 +133,10 @@ def direct_oa(config: str, ckpt: str, options=(), student: Optional[str]
 
     ``options`` are ``--cfg-options`` strings (``key=value``) as given to
     the tools. The whole model is loaded strictly from the checkpoint
-    (lazily built parts it lacks are skipped by the distiller); for a
+    (lazily built parts it lacks are skipped by the distiller; the weights
+    a slim checkpoint leaves to earlier stage-end files are read from
+    there; a best checkpoint may lack exactly the parts its
+    ``meta['partial_state']`` lists as dropped); for a
     multi-member model (MST, baselines) the ``student`` member (default:
     the model's ``target``) is run alone, for a :class:`MemberClassifier`
     ``model(inputs, mode='tensor')`` gives the logits. The prediction is
@@ -150,8 +153,20 @@ def direct_oa(config: str, ckpt: str, options=(), student: Optional[str]
     cfg.merge_from_dict({
         k: DictAction._parse_iterable(v)
         for k, v in (o.split('=', 1) for o in options)})
+    from mstkd.utils.checkpoint import (PARTIAL_STATE, fill_external_state,
+                                        key_in)
     model = MODELS.build(cfg.model).eval()
-    model.load_state_dict(torch.load(ckpt, map_location='cpu')['state_dict'])
+    saved = torch.load(ckpt, map_location='cpu')
+    fill_external_state(saved, ckpt)  # a slim checkpoint's other files
+    dropped = (saved.get('meta') or {}).get(PARTIAL_STATE, {}).get(
+        'dropped')
+    if dropped:  # a best checkpoint: the student (and gate) only
+        result = model.load_state_dict(saved['state_dict'], strict=False)
+        assert not result.unexpected_keys, result.unexpected_keys
+        assert all(key_in(k, dropped) for k in result.missing_keys), \
+            result.missing_keys
+    else:
+        model.load_state_dict(saved['state_dict'])
     if hasattr(model, 'members'):
         forward = model.members[student or model.target]
     else:

@@ -9,10 +9,15 @@ default_hooks = dict(
     # to a temporary name and renamed, after the epoch's validation, with the
     # RNG states (mstkd/engine/hooks/stage_checkpoint_hook.py): a kill never
     # loses the resume point and resume is exact. best_stages=None: the best
-    # of every epoch (MST configs restrict it to S3).
+    # of every epoch (MST configs restrict it to S3). slim=True: no optimizer
+    # state of finished stages, no weights again that an earlier
+    # {stage}_end.pth holds (frozen for the rest of the run; filled back on
+    # load), best checkpoints hold the student (and what its stage trains)
+    # only; slim=False writes every checkpoint whole.
     checkpoint=dict(
         type='StageCheckpointHook',
         best_stages=None,
+        slim=True,
         interval=1,
         max_keep_ckpts=1,
         save_best=['CE', 'OA'],

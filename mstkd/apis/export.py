@@ -17,6 +17,7 @@ from typing import Dict, Optional, Tuple
 
 import torch
 
+from mstkd.utils.checkpoint import fill_external_state
 from mstkd.utils.checkpoint_match import (checkpoint_state_dict,
                                           read_checkpoint,
                                           training_model_cfg)
@@ -87,6 +88,12 @@ def extract_student(path: str) -> Tuple[Dict[str, torch.Tensor], str, dict]:
             "(meta['cfg'] of an mmengine/mstkd run): cannot tell which "
             'weights are the student.')
     plain, prefix, target = student_model_cfg(model_cfg)
+    # a slim checkpoint: the student from an earlier stage-end file if it
+    # left it there (never the teachers / MaskNets)
+    fill_external_state(ckpt, path,
+                        wanted=lambda p: any(prefix.startswith(q) or
+                                             q.startswith(prefix)
+                                             for q in p))
     state = checkpoint_state_dict(ckpt)
     new_prefix = 'member.' if plain.get('type') == 'MemberClassifier' \
         else ''

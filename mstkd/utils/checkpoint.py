@@ -2,7 +2,7 @@
 import os.path as osp
 import pickle
 import re
-from typing import Dict
+from typing import Dict, Optional
 
 from torch import Tensor
 
@@ -59,3 +59,158 @@ def load_state_dict_file(path: str, what: str = 'checkpoint',
                              'of tensors.' + hint)
     return {(k[len('module.'):] if k.startswith('module.') else k): v
             for k, v in ckpt.items()}
+
+
+# -- slim checkpoints: weights held once, by an earlier stage-end file --------
+#: ``meta`` entry of a checkpoint that leaves out weights an earlier
+#: stage-end checkpoint of the same run holds:
+#: ``{relative path: dict(prefixes=[...], keys=N, checksum=[s, s2])}``.
+EXTERNAL_STATE = 'external_state'
+#: ``meta`` entry of a checkpoint that holds part of the model only (a best
+#: checkpoint: the student and what its stage trains):
+#: ``dict(kind='best', dropped=[prefixes], kept=[prefixes])``.
+PARTIAL_STATE = 'partial_state'
+
+
+def key_in(key: str, prefixes) -> bool:
+    """Whether a state-dict key is one of ``prefixes`` (a prefix ending in
+    ``.`` covers a module, any other entry is one key)."""
+    return any(key == p or (p.endswith('.') and key.startswith(p)) or
+               p == '' for p in prefixes)
+
+
+def state_checksum(state: Dict[str, Tensor], keys) -> list:
+    """``[sum, sum of squares]`` (float64) of the tensors ``keys`` of
+    ``state``: a cheap fingerprint that a referenced file still holds the
+    weights it held when the reference was written."""
+    import torch
+    total = torch.zeros(2, dtype=torch.float64)
+    for key in sorted(keys):
+        value = state[key].detach().cpu().double()
+        total += torch.stack([value.sum(), value.pow(2).sum()])
+    return [float(v) for v in total]
+
+
+def group_prefixes(assignment: Dict[str, Optional[str]]) -> Dict[str, list]:
+    """``{key: holder or None}`` (every key of a state dict) -> ``{holder:
+    [prefixes]}``: the shortest module prefixes (``'members.audio.'``)
+    whose keys all have that one holder; a key of a module that mixes
+    holders is listed alone."""
+    tree: dict = {}
+    for key, holder in assignment.items():
+        node = tree
+        for part in key.split('.'):
+            node = node.setdefault(part, {})
+        node[None] = holder  # a leaf
+
+    def holders(node) -> set:
+        found = {node[None]} if None in node else set()
+        for part, child in node.items():
+            if part is not None:
+                found |= holders(child)
+        return found
+
+    out: Dict[str, list] = {}
+
+    def walk(node, path):
+        for part, child in node.items():
+            if part is None:
+                continue
+            name = f'{path}{part}'
+            found = holders(child)
+            if len(found) == 1 and None not in found and \
+                    next(iter(found)) is not None:
+                leaf_only = set(child) == {None}
+                out.setdefault(next(iter(found)), []).append(
+                    name if leaf_only else name + '.')
+            elif found != {None}:
+                if None in child and child[None] is not None:
+                    out.setdefault(child[None], []).append(name)
+                walk(child, name + '.')
+
+    walk(tree, '')
+    return {h: sorted(p) for h, p in out.items()}
+
+
+def fill_external_state(ckpt: dict, path: str, wanted=None,
+                        _depth: int = 0) -> Dict[str, list]:
+    """Put back, in place, the weights a slim checkpoint leaves to earlier
+    stage-end files (``meta['external_state']``, paths relative to the
+    checkpoint's own directory).
+
+    Args:
+        ckpt (dict): The checkpoint (its ``state_dict`` is completed).
+        path (str): Its file (the references are relative to its folder).
+        wanted (callable, optional): ``wanted(prefixes) -> bool``: read a
+            referenced file only when its prefixes are needed (e.g. not the
+            MaskNets that ``tools/test.py`` does not build). None: all.
+
+    Returns:
+        dict: ``{absolute path of each file read: prefixes taken}``.
+
+    Raises:
+        DataNotFoundError: A referenced file is gone (one line naming it
+            and what it holds).
+        UserInputError: It no longer holds those weights (overwritten).
+    """
+    refs = (ckpt.get('meta') or {}).get(EXTERNAL_STATE) or {}
+    state = ckpt.get('state_dict')
+    used: Dict[str, list] = {}
+    if not refs or not isinstance(state, dict):
+        return used
+    from mmengine.runner.checkpoint import CheckpointLoader
+    base = osp.dirname(osp.abspath(path))
+    for rel, ref in refs.items():
+        prefixes = list(ref['prefixes'])
+        if wanted is not None and not wanted(prefixes):
+            continue
+        ref_path = osp.normpath(osp.join(base, rel))
+        what = ', '.join(p.rstrip('.') for p in prefixes)
+        if not osp.isfile(ref_path):
+            raise DataNotFoundError(
+                f'{path} keeps the {what} weights in {ref_path} (saved once '
+                f'there: they no longer train), which is gone; restore it '
+                f'or use a checkpoint that holds them.')
+        try:
+            other = CheckpointLoader.load_checkpoint(ref_path,
+                                                     map_location='cpu')
+        except (RuntimeError, pickle.UnpicklingError, EOFError,
+                ValueError) as e:
+            raise UserInputError(
+                f'cannot read {ref_path} (it holds the {what} weights of '
+                f'{path}): {e}') from e
+        if _depth < 4:
+            fill_external_state(other, ref_path, wanted=lambda p: True,
+                                _depth=_depth + 1)
+        source = {(k[len('module.'):] if k.startswith('module.') else k): v
+                  for k, v in other.get('state_dict', {}).items()}
+        taken = [k for k in source if key_in(k, prefixes)]
+        if len(taken) != ref.get('keys', len(taken)) or (
+                'checksum' in ref and not _close(
+                    state_checksum(source, taken), ref['checksum'])):
+            raise UserInputError(
+                f'{ref_path} no longer holds the {what} weights that {path} '
+                'refers to (overwritten, e.g. by another run in the same '
+                'work dir); resume from a checkpoint written after it, or '
+                'train in a new work dir.')
+        for key in taken:  # (filled already: the same weights)
+            state.setdefault(key, source[key])
+        used[ref_path] = prefixes
+    return used
+
+
+def _close(a, b, rel: float = 1e-9) -> bool:
+    return all(abs(x - y) <= rel * max(1.0, abs(x), abs(y))
+               for x, y in zip(a, b))
+
+
+def load_full_state_dict(path: str) -> Dict[str, Tensor]:
+    """The whole state dict of a checkpoint file, weights a slim checkpoint
+    leaves to earlier stage-end files filled back
+    (:func:`fill_external_state`)."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    if not osp.isfile(path):
+        raise DataNotFoundError(f'checkpoint file "{path}" not found.')
+    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    fill_external_state(ckpt, path)
+    return dict(ckpt['state_dict'])

@@ -28,6 +28,8 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from .checkpoint import (EXTERNAL_STATE, PARTIAL_STATE, fill_external_state,
+                         key_in)
 from .errors import DataNotFoundError, UserInputError
 
 SHOWN = 5  # keys listed per kind
@@ -227,13 +229,35 @@ def check_target(ckpt: dict, model_cfg: dict, path: str,
     _report(target_problem(ckpt, model_cfg, path), strict)
 
 
+def slim_filled(ckpt: dict, path: str,
+                model: Optional[nn.Module] = None) -> dict:
+    """``ckpt`` with the weights a slim checkpoint leaves to earlier
+    stage-end files filled back (in place,
+    :func:`~mstkd.utils.checkpoint.fill_external_state`); with ``model``,
+    only those the model has (not the MaskNets a test model does not
+    build)."""
+    if (ckpt.get('meta') or {}).get(EXTERNAL_STATE):
+        own = None if model is None else set(model.state_dict())
+        fill_external_state(ckpt, path, wanted=None if own is None else (
+            lambda p: any(key_in(k, p) for k in own)))
+    return ckpt
+
+
 def check_keys(model: nn.Module, ckpt: dict, path: str,
                strict: bool = True) -> None:
     """Fail (strict) or warn when the checkpoint's weights do not fit
     ``model`` (see :func:`key_mismatch`); the model holds the fitting
-    weights afterwards."""
-    state = checkpoint_state_dict(ckpt)
+    weights afterwards. A slim checkpoint's weights kept in earlier
+    stage-end files are read from there; the parts a best checkpoint
+    leaves out by design (``meta['partial_state']``: the teachers, the
+    MaskNets) are not reported missing."""
+    state = checkpoint_state_dict(slim_filled(ckpt, path, model))
     mismatch = key_mismatch(model, state)
+    dropped = ((ckpt.get('meta') or {}).get(PARTIAL_STATE) or {}).get(
+        'dropped', [])
+    if dropped:  # a best checkpoint: the student (and its stage's parts)
+        mismatch = mismatch._replace(missing=[
+            k for k in mismatch.missing if not key_in(k, dropped)])
     if not mismatch:
         return
     cause = likely_cause(list(state), list(model.state_dict()),

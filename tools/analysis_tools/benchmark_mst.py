@@ -1,7 +1,8 @@
 """Measure what each MST-Distill stage costs next to training the student
 alone, and the peak memory of each, on an AV-MNIST-shaped synthetic set.
 
-    python tools/analysis_tools/benchmark_mst.py [--samples 3600] [--batch 512]
+    python tools/analysis_tools/benchmark_mst.py [--samples 3600] \
+        [--batch 512] [--micro-batch 128] [--modes s1,s2,...] [--out F]
 
 Setup (the paper's AV-MNIST row, image student): LeNet5 student; teachers =
 the multimodal net (LeNet5 trunk (+) five-layer 2-D CNN, 596 -> 298 -> 10;
@@ -11,12 +12,21 @@ MaskNets on the 596-d fused feature and fc1) and the audio CNN (32-64-128;
 1x112x112, random (timings do not depend on the values).
 
 Every mode runs in its own process (so its peak RSS is its own) and times
-``--epochs`` epochs after one warm-up iteration:
+``--epochs`` epochs after one warm-up iteration (cached modes: after the
+epoch that fills the cache, reported separately); the training modes go
+through the model's ``train_step`` (``--micro-batch`` applies there):
 - ``student``: plain CE training of the student (the reference cost);
 - ``s1_separate``: the three members each trained alone, one after
   another (the floor of S1);
 - ``s1``: all three members jointly (Eq. 4);
-- ``s2``: the four MaskNets (Eq. 10), teachers frozen;
+- ``s2_nocache``: the four MaskNets (Eq. 10), teachers frozen, the
+  teachers recomputed every step (the floor of ``s2``);
+- ``s2``: the same with the hook-point cache (first epoch fills it);
+- ``s2_masknets``: the MaskNets' forward + backward alone on cached
+  features: the part of ``s2`` no cache removes;
+- ``s2_masknets_math``: the same with the attention scores materialised
+  (the non-fused path), for the memory of the fused kernel;
+- ``s2_bf16``: ``s2`` under CPU bfloat16 autocast;
 - ``s3``: Eq. 18 with cached teacher logits (first epoch fills the cache and
   is reported separately);
 - ``s3_nocache``: Eq. 18 recomputing the frozen teachers every step (one
@@ -89,6 +99,22 @@ def _ce(module, inputs, samples):
                                              samples['gt_label'])
 
 
+def _materialise_attention():
+    """MaskNet attention through the weights-returning path of
+    ``nn.MultiheadAttention`` (the ``B x heads x d x d`` scores
+    materialised), to compare with the fused kernel of the default."""
+    from mstkd.models.mst import masknet as module
+
+    def mask(self, x):
+        z = x.flatten(2).mean(-1) if x.dim() > 2 else x
+        tokens = self._project(z)
+        tokens, _ = self.attn(tokens, tokens, tokens, need_weights=True,
+                              average_attn_weights=False)
+        return torch.sigmoid(self.fc(tokens).squeeze(-1))
+
+    module.MaskNet.mask = mask
+
+
 def run_mode(mode: str, args) -> dict:
     """One mode's timings: ``epoch_s`` (mean over ``--epochs``) and, for
     cached modes, ``first_epoch_s`` (the epoch that fills the cache)."""
@@ -98,7 +124,8 @@ def run_mode(mode: str, args) -> dict:
     model.setup(data[0][0], stages=list(model.stages))
     model.train()
     result = dict(mode=mode)
-    cached = mode in ('s2', 's2_bf16', 's3', 's2_masknets')
+    cached = mode in ('s2', 's2_bf16', 's3', 's2_masknets',
+                      's2_masknets_math')
     if mode == 'student':
         student = model.members['image']
         params = list(student.parameters())
@@ -110,11 +137,13 @@ def run_mode(mode: str, args) -> dict:
             params += list(member.parameters())
             steps.append(_plain_step(member, _optim(list(
                 member.parameters())), _ce))
-    elif mode == 's2_masknets':
+    elif mode.startswith('s2_masknets'):
         # the MaskNets' forward + backward alone on their cached hooked
         # features (a scalar of their outputs as the loss): the part of an
         # S2 step that no cache removes
         from mstkd.models.task_modules.recorder import MemberRecorder
+        if mode.endswith('_math'):
+            _materialise_attention()
         model.set_stage('s2')
         params = list(model.masknets.parameters())
         optim = _optim(params)
@@ -176,7 +205,8 @@ def run_mode(mode: str, args) -> dict:
 #: each mode's floor: the cheapest computation it is measured against
 FLOORS = dict(s1='s1_separate', s2='s2_nocache', s2_bf16='s2', s3='student',
               s3_nocache='student', s1_separate='student', student=None,
-              s2_nocache=None, s2_masknets='s2')
+              s2_nocache=None, s2_masknets='s2',
+              s2_masknets_math='s2_masknets')
 
 
 def extrapolate(rows: dict, epochs: int = 100):

@@ -11,8 +11,12 @@ import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
+from mstkd.models.wrappers import unwrap_model
 from mstkd.registry import HOOKS
 from ..loops.multi_stage_loop import locate_epoch
+from mstkd.utils.checkpoint import (EXTERNAL_STATE, PARTIAL_STATE,
+                                    fill_external_state, group_prefixes,
+                                    key_in, state_checksum)
 from mstkd.utils.errors import UserInputError
 from ..utils import current_stage
 
@@ -66,21 +70,74 @@ class StageCheckpointHook(CheckpointHook):
       lengths (``meta['stage_epochs']``); a resumed config that puts the
       checkpoint's last epoch in another stage (or at another position in
       it) is refused, naming both.
+    - **Slim checkpoints** (``slim=True``, the default), what resume needs
+      and nothing twice (every save logs its size, ``saved epoch_3.pth
+      (12.3 MiB)``):
+
+      - *Epoch and stage-end checkpoints* hold no optimizer state of
+        finished stages (nothing steps those optimizers again; the
+        multi-stage loop also drops it from memory), and do not hold
+        again the weights that the rest of the run does not train and that
+        the ``{stage}_end.pth`` of their last training stage (written by
+        this run, in the same work dir) holds: in MST-Distill's S3 the
+        MaskNets (in ``s2_end.pth``) and the teachers (in ``s1_end.pth``);
+        also the copies of the selected MaskNets
+        (``checkpoint['masknet_selection']``) then, which are those
+        weights. ``meta['external_state']`` records which file (relative
+        to the checkpoint's folder) holds which state-dict prefixes, with
+        a checksum; every load through the Runner (resume, ``load_from``,
+        ``tools/test.py``) and :mod:`mstkd.apis` fills them back from
+        there, and names the file in a one-line error when it is gone or
+        was overwritten. See
+        :meth:`~mstkd.engine.loops.MultiStageTrainLoop.external_parts`.
+      - *Best checkpoints* (``best_CE_*``, ``best_OA_*``) hold the student
+        and what the best model's stage trains (MST-Distill's S3: the
+        GateNet), no optimizer state, RNG state or MaskNet copies
+        (``meta['partial_state']`` lists what was left out). They test with
+        ``tools/test.py CONFIG best_*.pth`` and export / run with
+        :mod:`mstkd.apis`; ``--resume`` from one is refused (resume from an
+        ``epoch_*.pth`` or ``{stage}_end.pth``). A member run (no
+        distiller) keeps its whole model.
+
+      ``slim=False`` (``default_hooks.checkpoint.slim=False``) writes
+      every checkpoint whole, as mmengine does (only the optimizer state
+      the loop dropped is missing).
 
     Args:
         best_stages (Sequence[str], optional): Stages
             (``runner.train_loop.stage``) in which ``save_best`` applies;
             None: all. Defaults to ('s3', ).
+        slim (bool): Slim checkpoints (above). Defaults to True.
         **kwargs: :class:`mmengine.hooks.CheckpointHook` arguments.
     """
 
     def __init__(self, best_stages: Optional[Sequence[str]] = ('s3', ),
-                 **kwargs):
+                 slim: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.best_stages = None if best_stages is None else \
             tuple(best_stages)
+        self.slim = bool(slim)
         self._pending = None
         self._saved_step = None
+        self._saving_best = False
+
+    def before_run(self, runner) -> None:
+        super().before_run(runner)
+        # the file being loaded, for the references of a slim checkpoint
+        # (after_load_checkpoint receives the dict only)
+        if getattr(runner, '_mstkd_load_wrapped', False):
+            return
+        load = runner.load_checkpoint
+
+        def load_checkpoint(filename, *args, **kwargs):
+            runner._mstkd_loading = filename
+            try:
+                return load(filename, *args, **kwargs)
+            finally:
+                runner._mstkd_loading = None
+
+        runner.load_checkpoint = load_checkpoint
+        runner._mstkd_load_wrapped = True
 
     # -- when -------------------------------------------------------------
     def after_train_epoch(self, runner) -> None:
@@ -126,8 +183,11 @@ class StageCheckpointHook(CheckpointHook):
             tmp = f'.{filename}.tmp'
             save(out_dir, tmp, *args, **kwargs)
             if is_main_process():
-                os.replace(osp.join(out_dir, tmp), osp.join(out_dir,
-                                                            filename))
+                path = osp.join(out_dir, filename)
+                os.replace(osp.join(out_dir, tmp), path)
+                runner.logger.info(
+                    f'saved {filename} ({osp.getsize(path) / 2**20:.1f} '
+                    'MiB)')
 
         runner.save_checkpoint = atomic
         runner._mstkd_atomic_saves = True
@@ -162,13 +222,18 @@ class StageCheckpointHook(CheckpointHook):
             self.keep_ckpt_ids.append(step)
             runner.message_hub.update_info('keep_ckpt_ids',
                                            list(self.keep_ckpt_ids))
-        with self._atomic_saves(runner):
-            runner.save_checkpoint(
-                self.out_dir, ckpt_filename, self.file_client_args,
-                save_optimizer=self.save_optimizer,
-                save_param_scheduler=self.save_param_scheduler, meta=meta,
-                by_epoch=self.by_epoch, backend_args=self.backend_args,
-                **self.args)
+        # (also mmengine's re-save after a new best: a whole checkpoint)
+        best, self._saving_best = self._saving_best, False
+        try:
+            with self._atomic_saves(runner):
+                runner.save_checkpoint(
+                    self.out_dir, ckpt_filename, self.file_client_args,
+                    save_optimizer=self.save_optimizer,
+                    save_param_scheduler=self.save_param_scheduler,
+                    meta=meta, by_epoch=self.by_epoch,
+                    backend_args=self.backend_args, **self.args)
+        finally:
+            self._saving_best = best
         self._saved_step = step
         if not is_main_process():
             return
@@ -182,11 +247,13 @@ class StageCheckpointHook(CheckpointHook):
     def _save_best_checkpoint(self, runner, metrics) -> None:
         backend = self.file_backend
         self.file_backend = deferred = _DeferredRemoval(backend)
+        self._saving_best = True
         try:
             with self._atomic_saves(runner):
                 super()._save_best_checkpoint(runner, metrics)
         finally:
             self.file_backend = backend
+            self._saving_best = False
         if is_main_process():
             kept = set(getattr(self, 'best_ckpt_path_dict', {}).values())
             kept |= {getattr(self, 'best_ckpt_path', None), self.last_ckpt}
@@ -195,7 +262,16 @@ class StageCheckpointHook(CheckpointHook):
                     backend.remove(path)
 
     # -- what ---------------------------------------------------------------
+    @staticmethod
+    def _train_loop(runner):
+        loop = runner._train_loop
+        return None if loop is None or isinstance(loop, dict) else loop
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        loop = self._train_loop(runner)
+        if self.slim and self._saving_best:
+            self._keep_student_only(runner, loop, checkpoint)
+            return
         # numpy's key as a tensor: weights-only loading takes tensors,
         # tuples and numbers, not numpy arrays of uint32
         name, keys, pos, has_gauss, gauss = np.random.get_state()
@@ -204,14 +280,131 @@ class StageCheckpointHook(CheckpointHook):
             numpy=(name, torch.from_numpy(keys.astype(np.int64)), int(pos),
                    int(has_gauss), float(gauss)),
             python=random.getstate())
-        stage_epochs = getattr(runner.train_loop, 'stage_epochs', None) \
-            if runner._train_loop is not None and \
-            not isinstance(runner._train_loop, dict) else None
+        stage_epochs = getattr(loop, 'stage_epochs', None)
         if stage_epochs is not None:
             checkpoint.setdefault('meta', {})['stage_epochs'] = dict(
                 stage_epochs)
+        if self.slim and hasattr(loop, 'external_parts'):
+            self._slim(runner, loop, checkpoint)
+
+    # -- slim checkpoints -------------------------------------------------
+    def _slim(self, runner, loop, checkpoint: dict) -> None:
+        """No optimizer state of finished stages; no weights that an
+        earlier stage-end file of this run holds (see the class doc)."""
+        # a copy: mmengine passes one meta dict to several saves
+        meta = checkpoint['meta'] = dict(checkpoint.get('meta') or {})
+        epoch = meta.get('epoch', runner.epoch)
+        optim = checkpoint.get('optimizer')
+        if isinstance(optim, dict):
+            for stage in loop.finished_stages(epoch):
+                if isinstance(optim.get(stage), dict):
+                    optim[stage] = dict(optim[stage], state={})
+        state = checkpoint['state_dict']
+        # stage-end files go to the work dir, the others to out_dir
+        folder = runner.work_dir if meta.get('stage') else self.out_dir
+        refs = {}
+        for path, prefixes in loop.external_parts(epoch, list(state)).items():
+            keys = [k for k in state if key_in(k, prefixes)]
+            if not keys:
+                continue
+            refs[osp.relpath(path, folder)] = dict(
+                prefixes=prefixes, keys=len(keys),
+                checksum=state_checksum(state, keys))
+            for key in keys:
+                del state[key]
+        if refs:
+            meta[EXTERNAL_STATE] = refs
+        self._slim_masknet_selection(checkpoint, state, refs)
+
+    @staticmethod
+    def _slim_masknet_selection(checkpoint: dict, state: dict,
+                                refs: dict) -> None:
+        """The MaskNet copies of :class:`MaskNetSelectionHook`: none once
+        the MaskNets are frozen and held by a stage-end file (at a later
+        stage entry they would be loaded into MaskNets that hold them
+        already); otherwise stored once, sharing the state dict's tensors
+        where equal (``torch.save`` writes a storage once)."""
+        selection = checkpoint.get('masknet_selection')
+        if not isinstance(selection, dict) or \
+                not selection.get('best_states'):
+            return
+        held = [p for ref in refs.values() for p in ref['prefixes']]
+        if key_in('masknets.', held) or 'masknets.' in held:
+            checkpoint['masknet_selection'] = dict(selection,
+                                                   best_states={})
+            return
+        best = {}
+        for key, masknet in selection['best_states'].items():
+            best[key] = {}
+            for name, value in masknet.items():
+                own = state.get(f'masknets.{key}.{name}')
+                same = own is not None and own.shape == value.shape and \
+                    own.dtype == value.dtype and torch.equal(own, value)
+                best[key][name] = own if same else value
+        checkpoint['masknet_selection'] = dict(selection, best_states=best)
+
+    def _keep_student_only(self, runner, loop, checkpoint: dict) -> None:
+        """A best checkpoint: the student and what its stage trains."""
+        model = unwrap_model(runner.model)
+        target, members = getattr(model, 'target', None), \
+            getattr(model, 'members', None)
+        if target is None or members is None:
+            return  # a member run: its whole model is the student
+        stage = getattr(loop, 'stage', None) or getattr(model, 'stage',
+                                                        None)
+        kept = [f'members.{target}.']
+        if stage is not None and hasattr(loop, 'trained_prefixes'):
+            kept += loop.trained_prefixes(stage)
+        other = [f'members.{m}.' for m in members if m != target] + \
+            [f'{c}.' for c in getattr(model, 'components', ())]
+        state = checkpoint['state_dict']
+        assignment = {k: 'dropped' if key_in(k, other) and
+                      not key_in(k, kept) else None for k in state}
+        for key in [k for k, v in assignment.items() if v]:
+            del state[key]
+        for entry in ('masknet_selection', 'rng_state', 'optimizer',
+                      'param_schedulers'):
+            checkpoint.pop(entry, None)
+        checkpoint['meta'] = dict(checkpoint.get('meta') or {})
+        checkpoint['meta'][PARTIAL_STATE] = dict(
+            kind='best', kept=sorted(set(kept)),
+            dropped=group_prefixes(assignment).get('dropped', []))
+
+    def _loading_path(self, runner) -> Optional[str]:
+        path = getattr(runner, '_mstkd_loading', None) or runner._load_from
+        if path is None and runner._resume:
+            from mmengine.runner import find_latest_checkpoint
+            path = find_latest_checkpoint(runner.work_dir)
+        return path
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        meta = checkpoint.get('meta') or {}
+        path = self._loading_path(runner)
+        partial = meta.get(PARTIAL_STATE)
+        if runner._resume and partial:
+            raise UserInputError(
+                f'{path} is a {partial.get("kind", "partial")} checkpoint: '
+                f'it holds the student only ({", ".join(partial["kept"])}; '
+                'no optimizer state); resume from an epoch_*.pth or '
+                '{stage}_end.pth checkpoint of the run instead.')
+        if partial and isinstance(checkpoint.get('state_dict'), dict):
+            # load_from / tools/test.py: the parts a best checkpoint leaves
+            # out keep the model's own weights (init or pretrained), and
+            # are not reported as missing
+            state = checkpoint['state_dict']
+            for key, value in unwrap_model(runner.model).state_dict().items():
+                if key not in state and key_in(key,
+                                               partial.get('dropped', [])):
+                    state[key] = value
+        if meta.get(EXTERNAL_STATE):
+            own = set(unwrap_model(runner.model).state_dict())
+            used = fill_external_state(
+                checkpoint, path,
+                wanted=lambda p: any(key_in(k, p) for k in own))
+            if runner._resume:
+                self._note_stage_end_files(runner, [path, *used])
+        elif runner._resume and meta.get('stage'):
+            self._note_stage_end_files(runner, [path])
         if not runner._resume:  # load_from for weights: no state
             return
         rng = checkpoint.get('rng_state')
@@ -222,6 +415,24 @@ class StageCheckpointHook(CheckpointHook):
                                  has_gauss, gauss))
             random.setstate(rng['python'])
         self._check_stage_plan(runner, checkpoint)
+
+    def _note_stage_end_files(self, runner, paths) -> None:
+        """Stage-end files of the work dir that a resumed checkpoint is
+        or refers to (checksums verified) hold this run's weights: later
+        slim checkpoints may refer to them."""
+        loop = self._train_loop(runner)
+        known = getattr(loop, 'stage_end_files', None)
+        if known is None:
+            return
+        for path in paths:
+            if path is None:
+                continue
+            name = osp.basename(path)
+            stage = name[:-len('_end.pth')] if name.endswith(
+                '_end.pth') else None
+            if stage in getattr(loop, 'stage_epochs', {}) and osp.samefile(
+                    osp.dirname(osp.abspath(path)), runner.work_dir):
+                known[stage] = osp.join(runner.work_dir, name)
 
     @staticmethod
     def _check_stage_plan(runner, checkpoint: dict) -> None:

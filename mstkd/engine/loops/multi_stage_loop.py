@@ -2,7 +2,7 @@
 import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.dist import (all_gather, broadcast, is_distributed,
@@ -70,8 +70,17 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
     iteration steps the stage's own optimizer wrapper
     (``optim_wrapper[stage]``, see
     :class:`~mstkd.engine.optimizers.StageOptimWrapperConstructor`); at each
-    stage end it calls ``after_train_stage`` and writes
+    stage end it calls ``after_train_stage``, drops the finished stage's
+    optimizer state (nothing steps that optimizer again; also done for every
+    earlier stage when a resumed run enters a later one) and writes
     ``{stage}_end.pth`` atomically (a kill never leaves a truncated one).
+    That file holds no optimizer state of its own stage: resuming from it
+    starts the next stage.
+
+    Slim checkpoints (:class:`~mstkd.engine.hooks.StageCheckpointHook`,
+    ``slim=True``) ask the loop which weights the rest of the run no longer
+    trains and which stage-end file already holds them
+    (:meth:`external_parts`).
 
     Args:
         runner (Runner): The runner.
@@ -90,6 +99,10 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
                          max_epochs=sum(self.stage_epochs.values()),
                          val_begin=val_begin, val_interval=val_interval)
         self.stage = None
+        #: stage -> its ``{stage}_end.pth`` known to hold this run's weights
+        #: at that stage end (written by this process, or the resumed
+        #: checkpoint itself / the files it refers to).
+        self.stage_end_files: Dict[str, str] = {}
         model = self.model
         declared = list(getattr(model, 'stages', {}))
         unknown = [s for s in self.stage_epochs if s not in declared]
@@ -127,6 +140,59 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
         batch = self.dataloader.collate_fn(
             [dataset[i] for i in range(min(2, len(dataset)))])
         return self.model.data_preprocessor(batch, False)['inputs']
+
+    def trained_prefixes(self, stage: str) -> List[str]:
+        """State-dict prefixes (``'members.'``, ``'masknets.'``) of the
+        modules ``stage`` trains (``''``: the whole model)."""
+        model = self.model
+        names = {id(m): n for n, m in model.named_modules()}
+        return sorted({f'{names[id(m)]}.' if names[id(m)] else ''
+                       for m in model.stage_modules(stage)
+                       if id(m) in names})
+
+    def external_parts(self, epoch: int, keys) -> Dict[str, List[str]]:
+        """``{stage-end file: [state-dict prefixes]}``: the weights that a
+        checkpoint after ``epoch`` finished epochs need not hold again.
+
+        A key qualifies when no stage from the one of epoch ``epoch`` on
+        (the stages a resume from this checkpoint runs) trains it, and the
+        last stage that trained it has a ``{stage}_end.pth`` in
+        :attr:`stage_end_files` (frozen since, the weights are that
+        file's). Keys no stage trains are kept (nothing says that they
+        did not change since some file was written).
+        """
+        from mstkd.utils.checkpoint import group_prefixes, key_in
+        active = [s for s, n in self.stage_epochs.items() if n > 0]
+        found = locate_epoch(self.stage_epochs, epoch)
+        later = active[active.index(found[0]):] if found else []
+        needed = [p for s in later for p in self.trained_prefixes(s)]
+        done = [(s, self.trained_prefixes(s)) for s in active
+                if s not in later]
+        assignment = {}
+        for key in keys:
+            holder = None
+            if not key_in(key, needed):
+                for stage, prefixes in done:  # run order: the last wins
+                    if key_in(key, prefixes):
+                        holder = stage
+            assignment[key] = self.stage_end_files.get(holder)
+        return group_prefixes(assignment)
+
+    def finished_stages(self, epoch: int) -> List[str]:
+        """The stages that are over after ``epoch`` finished epochs."""
+        found = locate_epoch(self.stage_epochs, epoch)
+        stages = list(self.stage_epochs)
+        return stages[:stages.index(found[0])] if found else stages
+
+    def _drop_optimizer_state(self, stages) -> None:
+        """Forget the optimizer state (Adam moments, ...) of finished
+        stages: their parameters do not train again."""
+        optim = self.runner.optim_wrapper
+        if not isinstance(optim, OptimWrapperDict):
+            return
+        for stage in stages:
+            if stage in optim:
+                optim[stage].optimizer.state.clear()
 
     def stage_at(self, epoch: int) -> Tuple[str, int]:
         """``(stage, first epoch of that stage)`` of a global epoch."""
@@ -178,6 +244,8 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
     # ------------------------------------------------------------------
     def _enter_stage(self, stage: str, stage_epoch: int) -> None:
         model = self.model
+        stages = list(self.stage_epochs)
+        self._drop_optimizer_state(stages[:stages.index(stage)])
         model.set_stage(stage, stage_epoch)
         if is_distributed():
             # DDP registers the parameters that require grad when it is
@@ -202,6 +270,9 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
         if is_distributed():
             self._sync_buffers()
             self._check_ranks_agree(stage)
+        # resuming from {stage}_end.pth starts the next stage: the state of
+        # this stage's optimizer is not needed any more
+        self._drop_optimizer_state([stage])
         self._save_stage_checkpoint(stage)
 
     def _sync_buffers(self) -> None:
@@ -249,8 +320,11 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
         self.runner.save_checkpoint(
             work_dir, tmp, meta=dict(epoch=self._epoch, iter=self._iter,
                                      stage=stage))
+        path = osp.join(work_dir, name)
         if is_main_process():
-            os.replace(osp.join(work_dir, tmp), osp.join(work_dir, name))
+            os.replace(osp.join(work_dir, tmp), path)
             title = self.model.stages[stage]['title']
             self.runner.logger.info(
-                f'{title} finished: {osp.join(work_dir, name)}')
+                f'saved {name} ({osp.getsize(path) / 2**20:.1f} MiB)')
+            self.runner.logger.info(f'{title} finished: {path}')
+        self.stage_end_files[stage] = path
