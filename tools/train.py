@@ -29,7 +29,8 @@ def parse_args():
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='enable automatic-mixed-precision training')
+        help='mixed precision: float16 AMP on CUDA, bfloat16 autocast on a '
+        'CPU with native bfloat16 (AVX512-BF16 / AMX)')
     parser.add_argument(
         '--seed',
         type=int,
@@ -52,6 +53,43 @@ def parse_args():
     return args
 
 
+def _set_wrappers(cfg, cuda: bool) -> None:
+    """Every plain ``OptimWrapper`` of the config (one, or one per stage)
+    becomes an AMP wrapper: mmengine's on CUDA, bfloat16 autocast on a
+    CPU."""
+    wrappers = [cfg.optim_wrapper] if 'optimizer' in cfg.optim_wrapper \
+        else [w for w in cfg.optim_wrapper.values() if isinstance(w, dict)]
+    for wrapper in wrappers:
+        kind = wrapper.get('type', 'OptimWrapper')
+        if kind in ('AmpOptimWrapper', 'CPUAutocastOptimWrapper'):
+            print_log('AMP training is already enabled in your config.',
+                      logger='current', level=logging.WARNING)
+        elif kind == 'OptimWrapper':
+            if cuda:
+                wrapper.update(type='AmpOptimWrapper', loss_scale='dynamic')
+            else:
+                wrapper.update(type='CPUAutocastOptimWrapper',
+                               dtype='bfloat16')
+
+
+def enable_amp(cfg) -> None:
+    """``--amp``: float16 AMP on CUDA; bfloat16 autocast on a CPU that
+    supports it (a clear error on one that does not)."""
+    import torch
+    from mstkd.engine.optimizers import cpu_bf16_supported
+    cuda = torch.cuda.is_available()
+    if not cuda and not cpu_bf16_supported():
+        raise UserInputError(
+            '--amp: no CUDA device, and this CPU has no native bfloat16 '
+            '(AVX512-BF16 / AMX) for autocast; drop --amp to train in '
+            'float32.')
+    _set_wrappers(cfg, cuda)
+    print_log('--amp: ' + ('float16 AMP (AmpOptimWrapper, dynamic loss '
+                           'scale)' if cuda else
+                           'bfloat16 autocast on the CPU '
+                           '(CPUAutocastOptimWrapper)'), logger='current')
+
+
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
@@ -59,26 +97,7 @@ def main():
                           args.launcher, args.seed)
 
     if args.amp:
-        import torch
-        if not torch.cuda.is_available():
-            raise UserInputError(
-                '--amp needs a CUDA device (mmengine\'s AmpOptimWrapper '
-                'refuses to run without one) and this machine has none; '
-                'drop --amp to train in float32.')
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.',
-                      logger='current', level=logging.WARNING)
-        elif 'type' in cfg.optim_wrapper and \
-                cfg.optim_wrapper.type == 'OptimWrapper':
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
-        else:
-            # Multi-stage configs hold one wrapper per stage.
-            for wrapper in cfg.optim_wrapper.values():
-                if isinstance(wrapper, dict) and \
-                        wrapper.get('type') == 'OptimWrapper':
-                    wrapper.type = 'AmpOptimWrapper'
-                    wrapper.loss_scale = 'dynamic'
+        enable_amp(cfg)
 
     if args.resume == 'auto':
         cfg.resume = True
