@@ -25,7 +25,10 @@ def _ok(result):
 
 
 def _state(path):
-    return torch.load(path, map_location='cpu')['state_dict']
+    """A stage-end checkpoint's whole state dict (a slim checkpoint's
+    references to earlier stage-end files filled back)."""
+    from mstkd.utils.checkpoint import load_full_state_dict
+    return load_full_state_dict(path)
 
 
 def _kl(p_logits, q_logits):
