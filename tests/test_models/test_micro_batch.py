@@ -17,30 +17,14 @@ from mstkd.models.algorithms.base_distiller import (parse_micro_batch,
                                                     split_batch)
 from mstkd.utils.errors import UserInputError
 from tests.test_models.test_algorithms import test_mst_distill as mst
+from tests.test_models.test_algorithms.test_configurable_distiller import \
+    kd_cfg
 
 C = 5
 TIGHT = dict(rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- helpers
-def mlp(modality, dim, hidden=(12, 8)):
-    return dict(type='MLP', in_channels=dim, hidden_channels=hidden,
-                num_classes=C, modality=modality)
-
-
-def kd_cfg(**kwargs):
-    cfg = dict(
-        members=dict(teacher=mlp('b', 7), student=mlp('a', 6)),
-        target='student',
-        losses=dict(loss_ce=dict(type='CrossEntropyLoss'),
-                    loss_kd=dict(type='KLDivergenceLoss', temperature=2.0)),
-        loss_forward_mappings=dict(
-            loss_ce=dict(logits='student:', labels='labels'),
-            loss_kd=dict(pred='student:', target='teacher:')))
-    cfg.update(kwargs)
-    return cfg
-
-
 def kd_model(micro_batch=None, seed=0):
     torch.manual_seed(seed)
     model = ConfigurableDistiller(**kd_cfg(micro_batch=micro_batch))
@@ -193,8 +177,10 @@ def test_split_batch_tensors_dicts_and_data_elements():
 
 
 # ---------------------------------------------------------------- exactness
-@pytest.mark.parametrize('size', [4, 3, 1])
-def test_kd_step_equals_the_whole_batch(size):
+def _kd_steps(size):
+    """One step of the KD model on a batch of 10, whole and with
+    ``micro_batch=size``; the student's forward batch sizes of the
+    latter."""
     data = kd_batch(10)
     ref = kd_model()
     ref_wrap = wrapper(ref)
@@ -204,6 +190,13 @@ def test_kd_step_equals_the_whole_batch(size):
     calls, handle = count_forwards(got.members['student'])
     got_vars = step(got, data, got_wrap)
     handle.remove()
+    return ref, ref_wrap, ref_vars, got, got_wrap, got_vars, calls
+
+
+@pytest.mark.parametrize('size', [4, 3, 1])
+def test_kd_step_equals_the_whole_batch(size):
+    ref, ref_wrap, ref_vars, got, got_wrap, got_vars, calls = \
+        _kd_steps(size)
     chunks = -(-10 // size)
     assert len(calls) == chunks and sum(calls) == 10
     assert got_wrap.inner_count == ref_wrap.inner_count == 1
@@ -243,15 +236,8 @@ def test_accumulative_counts_still_count_batches():
 
 @pytest.mark.parametrize('size', [10, 16])
 def test_micro_batch_of_the_whole_batch_is_the_plain_step(size):
-    data = kd_batch(10)
-    ref = kd_model()
-    ref_wrap = wrapper(ref)
-    ref_vars = step(ref, data, ref_wrap)
-    got = kd_model(micro_batch=size)
-    got_wrap = wrapper(got)
-    calls, handle = count_forwards(got.members['student'])
-    got_vars = step(got, data, got_wrap)
-    handle.remove()
+    ref, ref_wrap, ref_vars, got, got_wrap, got_vars, calls = \
+        _kd_steps(size)
     assert calls == [10]
     assert_same_step(ref, ref_wrap, ref_vars, got, got_wrap, got_vars,
                      rtol=0, atol=0)

@@ -44,24 +44,25 @@ class _LeafTracer(fx.Tracer):
         return qualname in self.leaves or super().is_leaf_module(m, qualname)
 
 
-def _descendants(node: fx.Node) -> set:
-    seen, stack = set(), [node]
+def _closure(nodes: Sequence[fx.Node], step) -> set:
+    """Every node reachable from ``nodes`` by ``step`` (node -> nodes)."""
+    seen, stack = set(), list(nodes)
     while stack:
-        for user in stack.pop().users:
-            if user not in seen:
-                seen.add(user)
-                stack.append(user)
+        for other in step(stack.pop()):
+            if other not in seen:
+                seen.add(other)
+                stack.append(other)
     return seen
+
+
+def _descendants(node: fx.Node) -> set:
+    """The nodes that read ``node``'s value, directly or not."""
+    return _closure([node], lambda n: n.users)
 
 
 def _ancestors(nodes: Sequence[fx.Node]) -> set:
-    seen, stack = set(nodes), list(nodes)
-    while stack:
-        for arg in stack.pop().all_input_nodes:
-            if arg not in seen:
-                seen.add(arg)
-                stack.append(arg)
-    return seen
+    """``nodes`` and every node they read, directly or not."""
+    return set(nodes) | _closure(nodes, lambda n: n.all_input_nodes)
 
 
 class SplitTeacher:
