@@ -17,8 +17,8 @@ from mstkd.models.algorithms.base_distiller import (parse_micro_batch,
                                                     split_batch)
 from mstkd.utils.errors import UserInputError
 from tests.test_models.test_algorithms import test_mst_distill as mst
-from tests.test_models.test_algorithms.test_configurable_distiller import \
-    kd_cfg
+from tests.test_models.test_algorithms.test_configurable_distiller import (
+    kd_cfg, seg_kd_cfg)
 
 C = 5
 TIGHT = dict(rtol=1e-5, atol=1e-6)
@@ -288,18 +288,7 @@ def test_segmentation_chunks_weighted_by_samples():
 
     def build(micro_batch=None):
         torch.manual_seed(0)
-        model = ConfigurableDistiller(
-            members=dict(mm=dict(type='ToySegmentor', num_classes=C),
-                         rgb=dict(type='ToySegmentor', channels=(0, 1, 2),
-                                  num_classes=C)),
-            target='rgb', task=dict(type='SegTask'),
-            losses=dict(loss_ce=dict(type='CrossEntropyLoss'),
-                        loss_kd=dict(type='KLDivergenceLoss',
-                                     temperature=4.0)),
-            loss_forward_mappings=dict(
-                loss_ce=dict(logits='rgb:', labels='labels'),
-                loss_kd=dict(pred='rgb:', target='mm:')),
-            micro_batch=micro_batch)
+        model = ConfigurableDistiller(**seg_kd_cfg(micro_batch=micro_batch))
         return model.train()
 
     g = torch.Generator().manual_seed(0)

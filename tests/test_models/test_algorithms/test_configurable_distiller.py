@@ -130,6 +130,22 @@ def kd_cfg(**kwargs):
     return cfg
 
 
+def seg_kd_cfg(**kwargs):
+    """CE + KD between two ToySegmentors (register them first: import
+    ``test_mst_seg.ToySegmentor``)."""
+    return dict(
+        members=dict(mm=dict(type='ToySegmentor', num_classes=C),
+                     rgb=dict(type='ToySegmentor', channels=(0, 1, 2),
+                              num_classes=C)),
+        target='rgb', task=dict(type='SegTask'),
+        losses=dict(loss_ce=dict(type='CrossEntropyLoss'),
+                    loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
+        loss_forward_mappings=dict(
+            loss_ce=dict(logits='rgb:', labels='labels'),
+            loss_kd=dict(pred='rgb:', target='mm:')),
+        **kwargs)
+
+
 def batch(n=6):
     g = torch.Generator().manual_seed(0)
     return (dict(a=torch.randn(n, 6, generator=g),
@@ -201,16 +217,7 @@ def test_task_arguments_reach_segmentation_losses():
 
     from tests.test_models.test_algorithms.test_mst_seg import ToySegmentor
     assert ToySegmentor  # registered
-    model = ConfigurableDistiller(
-        members=dict(mm=dict(type='ToySegmentor', num_classes=C),
-                     rgb=dict(type='ToySegmentor', channels=(0, 1, 2),
-                              num_classes=C)),
-        target='rgb', task=dict(type='SegTask'),
-        losses=dict(loss_ce=dict(type='CrossEntropyLoss'),
-                    loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
-        loss_forward_mappings=dict(
-            loss_ce=dict(logits='rgb:', labels='labels'),
-            loss_kd=dict(pred='rgb:', target='mm:')))
+    model = ConfigurableDistiller(**seg_kd_cfg())
     g = torch.Generator().manual_seed(0)
     inputs = torch.randn(2, 4, 8, 12, generator=g)
     samples = []
