@@ -517,3 +517,19 @@ def test_iou_metric_excludes_void(root):
     result = metric.compute_metrics(metric.results)
     assert result['aAcc'] == 100.0 and result['mIoU'] == 100.0
     assert result['mAcc'] == 100.0
+
+
+def test_npy_depth_with_nan_names_the_file_and_pixel(tmp_path):
+    depth = np.full((4, 5), 2.5, dtype=np.float32)
+    np.save(tmp_path / 'ok.npy', depth)
+    out = LoadDepthFromFile().transform(
+        dict(depth_path=str(tmp_path / 'ok.npy')))
+    assert np.array_equal(out['depth'], depth)
+    depth[1, 3] = np.nan
+    depth[2, 0] = np.inf
+    np.save(tmp_path / 'bad.npy', depth)
+    with pytest.raises(UserInputError) as err:
+        LoadDepthFromFile().transform(
+            dict(depth_path=str(tmp_path / 'bad.npy')))
+    msg = str(err.value)
+    assert 'bad.npy' in msg and 'depth[1, 3]' in msg and '2 pixels' in msg

@@ -10,6 +10,7 @@ from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS as MMSEG_TRANSFORMS
 
 from mstkd.registry import TRANSFORMS
+from mstkd.utils.errors import UserInputError
 
 
 @TRANSFORMS.register_module()
@@ -24,7 +25,9 @@ class LoadDepthFromFile(BaseTransform):
     the image (interpolated like the image, never like a label).
 
     Formats: a 16-bit PNG of ``depth_scale`` units per metre (the converter
-    writes millimetres: 1000), or a ``.npy`` array already in metres.
+    writes millimetres: 1000), or a ``.npy`` array already in metres (NaN
+    or Inf in it is refused, naming the file and the first pixel: missing
+    depth is 0, as the converter writes it).
 
     Required Keys:
 
@@ -64,6 +67,13 @@ class LoadDepthFromFile(BaseTransform):
         if osp.splitext(path)[1].lower() == '.npy':
             depth = np.load(io.BytesIO(data), allow_pickle=False)
             depth = np.asarray(depth, dtype=np.float32)
+            bad = ~np.isfinite(depth)
+            if bad.any():
+                pos = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise UserInputError(
+                    f'{path}: depth{list(pos)} contains NaN/Inf '
+                    f'({int(bad.sum())} pixels); write missing depth as 0 '
+                    '(the converter\'s convention) or drop that image.')
         else:
             raw = mmcv.imfrombytes(data, flag='unchanged', backend='cv2')
             if raw is None or raw.dtype != np.uint16:
