@@ -38,7 +38,9 @@ env_cfg = dict(
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='Visualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(by_epoch=True, window_size=20)
+# each training line names its stage, shows that stage's learning rate and,
+# in MST-Distill's S3, lambda1 / lambda2 (mstkd/engine/runner/log_processor.py)
+log_processor = dict(type='StageLogProcessor', by_epoch=True, window_size=20)
 log_level = 'INFO'
 load_from = None
 resume = False

@@ -51,6 +51,19 @@ def test_three_stages_through_tools(tiny_avdigits, tmp_path):
         assert osp.isfile(osp.join(work, f'{stage}_end.pth'))
         assert f'Entering {stage.upper()}' in log
     assert 'MaskNet validation KL' in log and 'Routing (epoch 3)' in log
+    # every training line names its stage and shows that stage's lr only;
+    # S3 lines show lambda1 / lambda2 (Eq. 18)
+    lines = [line for line in log.splitlines() if 'Epoch(train)' in line]
+    by_stage = {s: [line for line in lines if f' {s.upper()} Epoch(train)'
+                    in line] for s in ('s1', 's2', 's3')}
+    assert all(by_stage.values()) and sum(map(len, by_stage.values())) == \
+        len(lines)
+    for stage, stage_lines in by_stage.items():
+        for line in stage_lines:
+            assert f'{stage}.lr' in line
+            assert [s for s in by_stage if f'{s}.lr' in line] == [stage]
+            assert ('lambda1: 1.0000' in line and 'lambda2: 1.0000' in line
+                    ) == (stage == 's3')
     best = glob.glob(osp.join(work, 'best_CE_epoch_*.pth'))
     # the best student is chosen in S3 only (epochs 3-4)
     assert len(best) == 1 and int(best[0][-5]) in (3, 4)

@@ -284,6 +284,9 @@ class MSTDistill(ConfigurableDistiller):
     """
 
     components = ('connectors', 'masknets', 'gate')
+    #: The paper's names of the scheduled loss weights (Eq. 18), shown in
+    #: the training log lines by StageLogProcessor.
+    loss_weight_names = dict(loss_routed_kd='lambda1', loss_lb='lambda2')
     products = ('specialized_logits', 'gate_probs', 'gate_topk',
                 'gate_weights')
 

@@ -1,0 +1,3 @@
+from .log_processor import StageLogProcessor
+
+__all__ = ['StageLogProcessor']
