@@ -42,6 +42,8 @@ from mstkd.utils.errors import UserInputError
 #: Figure sizes in inches at :data:`DPI` (the PNGs are exactly this size).
 DPI = 100
 ROUTING_FIGSIZE = (12.0, 4.5)
+#: With the routing diagnostics (entropy, best-CE share) as a third panel.
+ROUTING3_FIGSIZE = (17.0, 4.5)
 CURVES_PANEL_SIZE = (4.5, 4.0)
 CONFUSION_FIGSIZE = (7.0, 6.0)
 
@@ -197,7 +199,11 @@ def routing_data(work_dir: str) -> dict:
     Returns:
         dict: ``epochs`` (1-based, global), ``teachers``: ``{teacher:layer:
         dict(kind='multimodal'|'cross-modal', prob=[...], topk=[...])}``
-        in logged order, ``lambda1`` and ``lambda2`` per epoch.
+        in logged order, ``lambda1`` and ``lambda2`` per epoch, and the
+        routing diagnostics of RoutingStatsHook per epoch: ``entropy``
+        (nats; ``log N`` is uniform) and ``best_ce_share`` (the share of
+        samples routed to their lowest-CE teacher; chance ``1 / N``), None
+        where not logged.
 
     Raises:
         UserInputError: the work dir holds no routing statistics.
@@ -227,15 +233,25 @@ def routing_data(work_dir: str) -> dict:
                   for e in epochs])
     return dict(epochs=epochs, teachers=teachers,
                 lambda1=[routing[e].get('routing/lambda1') for e in epochs],
-                lambda2=[routing[e].get('routing/lambda2') for e in epochs])
+                lambda2=[routing[e].get('routing/lambda2') for e in epochs],
+                entropy=[routing[e].get('routing/entropy') for e in epochs],
+                best_ce_share=[routing[e].get('routing/best_ce_share')
+                               for e in epochs])
 
 
 def plot_routing(data: dict, title: Optional[str] = None):
-    """Fig. 4: mean routing probability (left) and top-k share (right) of
-    every specialized teacher per S3 epoch; multimodal teachers solid,
-    cross-modal dashed. Returns the figure (:data:`ROUTING_FIGSIZE`)."""
+    """Fig. 4: mean routing probability (a) and top-k share (b) of every
+    specialized teacher per S3 epoch, multimodal teachers solid, cross-modal
+    dashed; with the diagnostics logged, (c) the routing entropy against
+    ``log N`` (uniform: the gate routes nothing) and the best-CE share
+    against chance ``1 / N``. Returns the figure (:data:`ROUTING_FIGSIZE`,
+    :data:`ROUTING3_FIGSIZE` with panel (c))."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=ROUTING_FIGSIZE, dpi=DPI)
+    entropy = [v for v in data.get('entropy') or [] if v is not None]
+    panels = 3 if entropy else 2
+    fig, axes = plt.subplots(
+        1, panels, dpi=DPI,
+        figsize=ROUTING3_FIGSIZE if entropy else ROUTING_FIGSIZE)
     colors = plt.get_cmap('tab10')
     epochs = data['epochs']
     for i, (name, info) in enumerate(data['teachers'].items()):
@@ -246,9 +262,10 @@ def plot_routing(data: dict, title: Optional[str] = None):
                     label=f'{name} ({info["kind"]})')
     for ax, ylabel in zip(axes, ('mean routing probability',
                                  'top-k share')):
-        ax.set_xlabel('epoch (S3)')
         ax.set_ylabel(ylabel)
         ax.set_ylim(-0.02, 1.02)
+    for ax in axes:
+        ax.set_xlabel('epoch (S3)')
         ax.grid(True, alpha=0.3)
         if len(epochs) < 15:
             ax.set_xticks(epochs)
@@ -257,6 +274,30 @@ def plot_routing(data: dict, title: Optional[str] = None):
     axes[1].legend(title='teacher:layer (solid: multimodal, dashed: '
                    'cross-modal)', fontsize='small', title_fontsize='small',
                    loc='best')
+    if entropy:
+        num = len(data['teachers'])
+        ax = axes[2]
+        ax.plot(epochs, [np.nan if v is None else v
+                         for v in data['entropy']], marker='o',
+                markersize=4, color='black', label='routing entropy')
+        ax.axhline(np.log(num), color='black', linestyle=':',
+                   label=f'uniform (ln {num} = {np.log(num):.3f})')
+        ax.set_ylabel('entropy (nats)')
+        ax.set_ylim(-0.02, np.log(num) * 1.1)
+        shares = data.get('best_ce_share') or []
+        if any(v is not None for v in shares):
+            twin = ax.twinx()
+            twin.plot(epochs, [np.nan if v is None else v for v in shares],
+                      marker='s', markersize=4, color='tab:red',
+                      label='best-CE share')
+            twin.axhline(1 / num, color='tab:red', linestyle=':',
+                         label=f'chance (1/{num})')
+            twin.set_ylabel('share routed to the lowest-CE teacher',
+                            color='tab:red')
+            twin.set_ylim(-0.02, 1.02)
+            twin.legend(fontsize='small', loc='lower right')
+        ax.legend(fontsize='small', loc='lower left')
+        ax.set_title('(c) does the gate route? entropy, best-CE share')
     if title:
         fig.suptitle(title)
     fig.tight_layout()

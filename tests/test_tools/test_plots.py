@@ -72,10 +72,11 @@ def test_plot_routing(run):
     out = _ok(run_tool(['tools/analysis_tools/plot_routing.py', work]))
     png = osp.join(work, 'routing.png')
     assert png in out
-    _png(png, (1200, 450))
+    # (a) probability, (b) top-k share, (c) entropy and best-CE share
+    _png(png, (1700, 450))
     # the same image through mmengine's visualizer (LocalVisBackend)
     _png(osp.join(work, 'vis_data', 'vis_image', 'routing_0.png'),
-         (1200, 450))
+         (1700, 450))
     data = json.load(open(osp.join(work, 'routing.json')))
     assert data['epochs'] == [3, 4]  # the S3 epochs
     assert list(data['teachers']) == TEACHERS
@@ -96,12 +97,15 @@ def test_plot_routing(run):
             assert info['topk'][i] == row[f'routing/topk/{name}']
         assert sum(data['teachers'][n]['prob'][i] for n in TEACHERS) == \
             pytest.approx(1.0, abs=1e-5)
+        assert data['entropy'][i] == row['routing/entropy']
+        assert 0 <= data['entropy'][i] <= np.log(len(TEACHERS)) + 1e-6
+        assert data['best_ce_share'][i] == row['routing/best_ce_share']
     assert len(data['lambda1']) == len(data['lambda2']) == 2
 
     other = str(run['root'] / 'fig4.png')
     _ok(run_tool(['tools/analysis_tools/plot_routing.py', work, '--out',
                   other, '--no-visualizer']))
-    _png(other, (1200, 450))
+    _png(other, (1700, 450))
 
 
 def test_plot_routing_without_routing_stats(run, tmp_path):
