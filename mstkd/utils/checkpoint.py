@@ -79,6 +79,13 @@ def key_in(key: str, prefixes) -> bool:
                p == '' for p in prefixes)
 
 
+def needed_by(keys):
+    """``wanted`` of :func:`fill_external_state` for a model with state
+    keys ``keys``: read a referenced file only for prefixes it has."""
+    keys = set(keys)
+    return lambda prefixes: any(key_in(k, prefixes) for k in keys)
+
+
 def state_checksum(state: Dict[str, Tensor], keys) -> list:
     """``[sum, sum of squares]`` (float64) of the tensors ``keys`` of
     ``state``: a cheap fingerprint that a referenced file still holds the

@@ -29,7 +29,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from .checkpoint import (EXTERNAL_STATE, PARTIAL_STATE, fill_external_state,
-                         key_in)
+                         key_in, needed_by)
 from .errors import DataNotFoundError, UserInputError
 
 SHOWN = 5  # keys listed per kind
@@ -237,9 +237,8 @@ def slim_filled(ckpt: dict, path: str,
     only those the model has (not the MaskNets a test model does not
     build)."""
     if (ckpt.get('meta') or {}).get(EXTERNAL_STATE):
-        own = None if model is None else set(model.state_dict())
-        fill_external_state(ckpt, path, wanted=None if own is None else (
-            lambda p: any(key_in(k, p) for k in own)))
+        fill_external_state(ckpt, path, wanted=None if model is None else
+                            needed_by(model.state_dict()))
     return ckpt
 
 

@@ -156,7 +156,9 @@ def stage_titles(work_dir: str) -> Dict[int, str]:
     return titles
 
 
-def _label(stage: str) -> str:
+def stage_label(stage: str) -> str:
+    """``'s2'`` -> ``'S2'``; other stage names (``'hint'``) as they are
+    (figures and the training log lines)."""
     return stage.upper() if re.fullmatch(r's\d+', stage) else stage
 
 
@@ -336,7 +338,7 @@ def curves_data(work_dir: str) -> dict:
     titles = stage_titles(work_dir)
     stages, first = [], 1
     for name, num in plan.items():
-        label = _label(name)
+        label = stage_label(name)
         stages.append(dict(name=name, label=label,
                            title=titles.get(first, label),
                            first_epoch=first, epochs=num))

@@ -16,7 +16,7 @@ from mstkd.registry import HOOKS
 from ..loops.multi_stage_loop import locate_epoch
 from mstkd.utils.checkpoint import (EXTERNAL_STATE, PARTIAL_STATE,
                                     fill_external_state, group_prefixes,
-                                    key_in, state_checksum)
+                                    key_in, needed_by, state_checksum)
 from mstkd.utils.errors import UserInputError
 from ..utils import current_stage
 
@@ -397,10 +397,9 @@ class StageCheckpointHook(CheckpointHook):
                                                partial.get('dropped', [])):
                     state[key] = value
         if meta.get(EXTERNAL_STATE):
-            own = set(unwrap_model(runner.model).state_dict())
             used = fill_external_state(
                 checkpoint, path,
-                wanted=lambda p: any(key_in(k, p) for k in own))
+                wanted=needed_by(unwrap_model(runner.model).state_dict()))
             if runner._resume:
                 self._note_stage_end_files(runner, [path, *used])
         elif runner._resume and meta.get('stage'):

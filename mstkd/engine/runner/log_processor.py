@@ -1,17 +1,12 @@
 """Training log lines that say which stage is training."""
-import re
 from typing import Tuple
 
 from mmengine.runner import LogProcessor
 
 from mstkd.models.wrappers import unwrap_model
 from mstkd.registry import LOG_PROCESSORS
+from mstkd.visualization.plots import stage_label
 from ..utils import current_stage
-
-
-def stage_label(stage: str) -> str:
-    """``'s2'`` -> ``'S2'``; other stage names (``'hint'``) as they are."""
-    return stage.upper() if re.fullmatch(r's\d+', stage) else stage
 
 
 @LOG_PROCESSORS.register_module()

@@ -428,9 +428,8 @@ class BaseDistiller(BaseModel):
         if products:
             reasons.append('batch-level products ' + ', '.join(products))
         norms = set()
-        for path, module in zip(self.stages[stage]['trainable'],
-                                [self._resolve(p) for p in
-                                 self.stages[stage]['trainable']]):
+        for path in self.stages[stage]['trainable']:
+            module = self._resolve(path)
             if module is None:
                 continue
             for name, sub in module.named_modules():
@@ -507,7 +506,8 @@ class BaseDistiller(BaseModel):
         size = self.micro_batch_size()
         with optim_wrapper.optim_context(model):
             data = self.data_preprocessor(data, True)
-            whole = size is None or batch_size_of(data) <= size
+            batch = None if size is None else batch_size_of(data)
+            whole = size is None or batch <= size
             if whole:
                 losses = model._run_forward(data, mode='loss')
         if whole:
@@ -516,7 +516,6 @@ class BaseDistiller(BaseModel):
             return log_vars
 
         self._warn_micro_batch(self.stage, size)
-        batch = batch_size_of(data)
         chunks = split_batch(data, size)
         no_sync = getattr(model, 'no_sync', None)
         log_vars: Dict[str, torch.Tensor] = OrderedDict()

@@ -260,8 +260,8 @@ class MSTDistill(ConfigurableDistiller):
             mathematics (float32 storage: the same MaskNet weights up to
             float rounding); valid when the training pipeline is
             deterministic, as ``cache_teacher_outputs``. True (default)
-            or a dict: ``dtype`` ('float32' or 'float16', halving the
-            size), ``ram_budget_gb`` (4.0; past it segments are
+            or a dict: ``dtype`` ('float32'; 'float16' or 'bfloat16',
+            halving the size), ``ram_budget_gb`` (4.0; past it segments are
             memory-mapped ``.npy`` files in ``<work_dir>/s2_cache``,
             deleted when S2 ends). False runs S2 uncached. A teacher
             ``torch.fx`` cannot split runs uncached (the reason is logged).
@@ -556,6 +556,22 @@ class MSTDistill(ConfigurableDistiller):
                 self.s2_cache_dir)
         return self._s2_store
 
+    def _cached(self, keys: Dict[str, str], ids: list, member: str,
+                compute) -> Dict[str, torch.Tensor]:
+        """``{name: (B, ...)}`` for the store keys ``{name: key}`` of the
+        samples ``ids``: from the store when every sample is there,
+        otherwise ``compute()`` (the same names), stored for the samples
+        not there yet."""
+        store = self._store()
+        if all(store.has(k, ids) for k in keys.values()):
+            device = next(self.members[member].parameters()).device
+            return {name: store.get(k, ids, device)
+                    for name, k in keys.items()}
+        values = compute()
+        for name, k in keys.items():
+            store.put(k, ids, values[name])
+        return values
+
     def _split_teacher(self, teacher: str,
                        inputs: Inputs) -> Optional[SplitTeacher]:
         """The teacher split at its hooked layers (built and checked on
@@ -588,16 +604,9 @@ class MSTDistill(ConfigurableDistiller):
         split = self._split_teacher(teacher, inputs)
         if split is None:
             return self._teacher_forward(teacher, inputs)
-        store = self._store()
-        keys = {name: f'{teacher}.{name}' for name in split.cut_names}
-        if all(store.has(k, ids) for k in keys.values()):
-            device = next(self.members[teacher].parameters()).device
-            cut = {name: store.get(k, ids, device)
-                   for name, k in keys.items()}
-        else:
-            cut = split.prefix(inputs)
-            for name, k in keys.items():
-                store.put(k, ids, cut[name])
+        cut = self._cached({name: f'{teacher}.{name}'
+                            for name in split.cut_names}, ids, teacher,
+                           lambda: split.prefix(inputs))
         return torch.stack([
             split.suffix_forward(s.path, cut, self.masknets[s.key])
             for s in self.specialized if s.teacher == teacher])
@@ -614,18 +623,16 @@ class MSTDistill(ConfigurableDistiller):
         if name != self.target or any(paths) or not self._s2_caching():
             return super().record_member(name, paths, inputs)
         # the frozen student's logits (the S2 target), cached per sample
-        store, key, ids = self._store(), f'{name}.logits', self._step_ids
-        if store.has(key, ids):
-            device = next(self.members[name].parameters()).device
-            return {record_key(name): store.get(key, ids, device)}
-        records = super().record_member(name, paths, inputs)
-        store.put(key, ids, records[record_key(name)])
-        return records
+        key = record_key(name)
+        return self._cached(
+            {key: f'{name}.logits'}, self._step_ids, name,
+            lambda: super(MSTDistill, self).record_member(name, paths,
+                                                          inputs))
 
     def add_products(self, records: dict, keys, inputs: Inputs,
                      data_samples) -> None:
         if 'specialized_logits' in keys:
-            if self.masknets_training and self._s2_caching():
+            if self._s2_caching():
                 logits = torch.cat([
                     self._cached_teacher_forward(t, inputs, self._step_ids)
                     for t in self.teacher_layers])

@@ -97,10 +97,8 @@ class SplitTeacher:
         self.gm = fx.GraphModule(tracer.root, graph)
         nodes = list(self.gm.graph.nodes)
         self.placeholders = [n for n in nodes if n.op == 'placeholder']
-        dynamic = set()
-        for node in self.placeholders:
-            dynamic |= _descendants(node)
-        dynamic |= set(self.placeholders)
+        dynamic = set(self.placeholders) | _closure(self.placeholders,
+                                                    lambda n: n.users)
         output = next(n for n in nodes if n.op == 'output')
         self.output = output
         self.hook_nodes: Dict[str, fx.Node] = {}
@@ -123,10 +121,7 @@ class SplitTeacher:
                     if arg not in after and arg is not hook and \
                             arg not in needed:
                         needed.append(arg)
-            static = set()
-            for arg in needed[1:]:
-                if arg not in dynamic:
-                    static |= _ancestors([arg])
+            static = _ancestors([a for a in needed[1:] if a not in dynamic])
             self.cuts[path] = [n for n in needed if n in dynamic]
             self.hook_nodes[path] = hook
             self.suffix[path] = [n for n in nodes
@@ -141,10 +136,12 @@ class SplitTeacher:
         ancestors = _ancestors(cut_nodes)
         self.prefix_nodes = [n for n in nodes if n in ancestors and
                              n.op != 'placeholder']
+        # built once: an Interpreter indexes the modules and the graph
+        self._interp = fx.Interpreter(self.gm)
 
     # -- running parts of the graph -------------------------------------
     def _run(self, env: dict, nodes: Sequence[fx.Node]) -> dict:
-        interp = fx.Interpreter(self.gm)
+        interp = self._interp
         interp.env = env
         for node in nodes:
             if node.op == 'output':
