@@ -59,6 +59,29 @@ def data_options(npz: str, size: int = 64) -> List[str]:
     return opts
 
 
+def tiny_mst_config(npz: str, work_dir: str, name: str, s1: int = 1,
+                    s2: int = 1, s3: int = 1, resume: bool = False):
+    """The AV-Digits image MST config on a tiny file: 64x64 spectrograms,
+    batch 32, light MaskNets, ``s1/s2/s3`` epochs, quiet logger."""
+    from mmengine.config import Config
+
+    from mstkd.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(osp.join(REPO, 'configs/mst/mst_avdigits_image.py'))
+    cfg.merge_from_dict(dict(kv.split('=', 1) for kv in data_options(npz)))
+    for loader in LOADERS:  # (merge_from_dict keeps strings: ints here)
+        cfg[loader].dataset.n_mels = 64
+        cfg[loader].dataset.n_frames = 64
+        cfg[loader].batch_size = 32
+    cfg.train_cfg.update(s1_epochs=s1, s2_epochs=s2, s3_epochs=s3)
+    cfg.model.masknet.projector = 'light'
+    cfg.work_dir = work_dir
+    cfg.experiment_name = name
+    cfg.resume = resume
+    cfg.default_hooks.logger.interval = 100
+    return cfg
+
+
 def run_tool(args: List[str], timeout: int = 600,
              env: Optional[dict] = None) -> subprocess.CompletedProcess:
     """Run ``python tools/...`` (or a shell script) from the repo root."""

@@ -256,13 +256,6 @@ def inference_model(model, inputs: Union[str, Dict[str, torch.Tensor],
 #: The modalities of the RGB-D batch tensor and their channels.
 SEG_CHANNELS = dict(rgb=(0, 3), depth=(3, 4))
 DEPTH_EXTS = ('.npy', '.png')
-DEFAULT_NYU_PIPELINE = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadDepthFromFile'),
-    dict(type='ConcatRGBD'),
-    dict(type='NormalizeRGBD'),
-    dict(type='mmseg.PackSegInputs'),
-]
 
 
 def default_palette(num_classes: int) -> List[List[int]]:
@@ -434,8 +427,12 @@ def _nyu_item(rgb: Optional[str], depth: Optional[str],
     shape = _check_rgb_file(rgb) if rgb is not None else None
     if depth is not None:
         _check_depth_file(depth)
-    pipeline = [dict(t) for t in (cfg.get('pipeline') or
-                                  DEFAULT_NYU_PIPELINE)]
+    if not cfg.get('pipeline'):
+        raise UserInputError(
+            'the config\'s test dataset has no pipeline: give the NYU '
+            'config of the run (test_dataloader.dataset.pipeline, e.g. '
+            'configs/_base_/datasets/nyu_depth_v2.py).')
+    pipeline = [dict(t) for t in cfg['pipeline']]
     kind = [str(t.get('type', '')).split('.')[-1] for t in pipeline]
     pipeline = [t for t, k in zip(pipeline, kind) if k != 'LoadAnnotations']
     kind = [k for k in kind if k != 'LoadAnnotations']

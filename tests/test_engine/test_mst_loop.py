@@ -11,14 +11,13 @@ import time
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mstkd.engine.hooks import MaskNetSelectionHook
-from mstkd.utils import register_all_modules
 from mstkd.utils.checkpoint import load_full_state_dict
-from tests.helpers import REPO, data_options, direct_oa, run_tool
+from tests.helpers import (REPO, data_options, direct_oa, run_tool,
+                           tiny_mst_config)
 
 MST_CFG = 'configs/mst/mst_avdigits_image.py'
 KILLABLE = osp.join(osp.dirname(__file__), 'killable_train.py')
@@ -160,20 +159,8 @@ class StageRecorder(Hook):
 
 
 def _runner(tiny_avdigits, work_dir, name, resume=False):
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(MST_CFG)
-    cfg.merge_from_dict(
-        dict(kv.split('=', 1) for kv in data_options(tiny_avdigits)))
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.n_mels = 64
-        cfg[loader].dataset.n_frames = 64
-        cfg[loader].batch_size = 32
-    cfg.train_cfg.update(s1_epochs=1, s2_epochs=2, s3_epochs=2)
-    cfg.model.masknet.projector = 'light'
-    cfg.work_dir = work_dir
-    cfg.experiment_name = name
-    cfg.resume = resume
-    cfg.default_hooks.logger.interval = 100
+    cfg = tiny_mst_config(tiny_avdigits, work_dir, name, s1=1, s2=2, s3=2,
+                          resume=resume)
     return Runner.from_cfg(cfg)
 
 

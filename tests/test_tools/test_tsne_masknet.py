@@ -15,7 +15,7 @@ import torch
 
 from mstkd.utils.errors import UserInputError
 from mstkd.visualization import tsne
-from tests.helpers import REPO, data_options
+from tests.helpers import REPO, tiny_mst_config
 
 MST_CFG = osp.join(REPO, 'configs/mst/mst_avdigits_image.py')
 TOOL = osp.join(REPO, 'tools/analysis_tools/tsne_masknet.py')
@@ -80,24 +80,9 @@ def _tool():
 @pytest.fixture(scope='module')
 def run(tiny_avdigits, tmp_path_factory):
     """S1, S2 and S3 one epoch each, in process (light MaskNets)."""
-    from mmengine.config import Config
     from mmengine.runner import Runner
-
-    from mstkd.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
     work = str(tmp_path_factory.mktemp('tsne') / 'mst')
-    cfg = Config.fromfile(MST_CFG)
-    cfg.merge_from_dict(
-        dict(kv.split('=', 1) for kv in data_options(tiny_avdigits)))
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.n_mels = 64
-        cfg[loader].dataset.n_frames = 64
-        cfg[loader].batch_size = 32
-    cfg.train_cfg.update(s1_epochs=1, s2_epochs=1, s3_epochs=1)
-    cfg.model.masknet.projector = 'light'
-    cfg.work_dir = work
-    cfg.experiment_name = 'tsne_fixture'
-    cfg.default_hooks.logger.interval = 100
+    cfg = tiny_mst_config(tiny_avdigits, work, 'tsne_fixture')
     Runner.from_cfg(cfg).train()
     # the config dump the run wrote (every override included)
     return dict(work=work, config=osp.join(work, 'mst_avdigits_image.py'))
