@@ -2,7 +2,9 @@
 # the load balance only), mstkd's gate training options, and the two
 # controls (mean over every teacher; a uniformly random teacher), with the
 # routing entropy and the share of samples routed to the lowest-CE teacher
-# at the last S3 epoch.
+# at the last S3 epoch. Every option row is forked after S2 (fork='s2'):
+# per seed, S1 and S2 are trained once (by the paper row) and every row's
+# S3 starts from that same s2_end.pth, so the rows differ in routing only.
 #   python tools/analysis_tools/benchmark.py configs/benchmarks/avdigits_routing.py \
 #       --work-dir work_dirs/routing_avdigits --jobs 2
 title = 'AV-Digits: S3 routing options (MST-Distill, test OA)'
@@ -16,9 +18,9 @@ scalars = ['routing/entropy', 'routing/best_ce_share']
 def mst(*options):
     return dict(
         image=dict(config='configs/mst/mst_avdigits_image.py',
-                   options=list(options)),
+                   options=list(options), fork='s2'),
         audio=dict(config='configs/mst/mst_avdigits_audio.py',
-                   options=list(options)))
+                   options=list(options), fork='s2'))
 
 
 rows = [

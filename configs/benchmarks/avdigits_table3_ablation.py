@@ -7,6 +7,7 @@
 # S1 off: members trained independently (collaborative='independent');
 # S2 off: no MaskNets (use_masknets=False, s2_epochs=0);
 # S3 off: mean KD over every teacher instead of the GateNet's routing.
+# (e) changes S3 only: it is forked from (f)'s s2_end.pth (same S1/S2).
 title = 'AV-Digits: the paper\'s Table 3 layout (MST-Distill stages)'
 columns = dict(image='image student', audio='audio student')
 average_column = True
@@ -36,6 +37,7 @@ rows = [
     dict(method='(b) S3', cells=mst(S1_OFF, S2_OFF)),
     dict(method='(c) S1 + S3', cells=mst(S2_OFF)),
     dict(method='(d) S2 + S3', cells=mst(S1_OFF)),
-    dict(method='(e) S1 + S2', cells=mst(S3_OFF)),
+    dict(method='(e) S1 + S2',
+         cells={c: dict(v, fork='s2') for c, v in mst(S3_OFF).items()}),
     dict(method='(f) S1 + S2 + S3 (default)', cells=mst()),
 ]

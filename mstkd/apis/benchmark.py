@@ -32,6 +32,13 @@ trains MaskNets only and keeps the config's length).
 ``<work>/teachers/<name>/seed_<s>`` and passed as
 ``model.pretrained.<member>.checkpoint=<that work dir>``.
 
+**Forked cells** (``dict(config=..., options=[...], fork='s2')``): the
+cell's options change only the stages after S2 (e.g. ``model.routing``);
+its run starts from the ``s2_end.pth`` of the same config's run without
+them (see :func:`mstkd.utils.checkpoint.fork_stage_end`) and trains S3
+only. The forked cells of a seed share its S1/S2 exactly: a paired
+comparison, and S1 + S2 trained once (their ``train_s`` is S3's).
+
 **Both model selections.** Every run is tested with its best checkpoint by
 validation loss (``CE``, the paper's) and by validation OA (``OA``); the
 tables report both, with the mean best epoch of each cell against its
@@ -52,6 +59,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.config import Config
 
+from mstkd.utils.checkpoint import fork_stage_end
 from mstkd.utils.errors import UserInputError
 from .seeds import REPO_ROOT, TOOLS, _run, find_best_checkpoint
 
@@ -89,9 +97,10 @@ def load_spec(path: str) -> Config:
 
 
 def _cell(cell) -> tuple:
+    """``(config, options, fork)`` of a spec cell."""
     if isinstance(cell, str):
-        return cell, []
-    return cell['config'], list(cell.get('options', []))
+        return cell, [], None
+    return cell['config'], list(cell.get('options', [])), cell.get('fork')
 
 
 def budget_options(cfg: Config, epochs: Optional[int]) -> List[str]:
@@ -138,13 +147,17 @@ class Run:
 
     def __init__(self, config: str, options: List[str], seed: int,
                  work_dir: str, teachers: Dict[str, 'Run'] = None,
-                 epochs: int = 0):
+                 epochs: int = 0, base: Optional['Run'] = None,
+                 fork: Optional[str] = None):
         self.config = config
         self.options = options
         self.seed = seed
         self.work_dir = work_dir
         self.teachers = teachers or {}
         self.epochs = epochs
+        # a forked run starts from ``base``'s ``{fork}_end.pth``
+        self.base = base
+        self.fork = fork
 
     @property
     def result_file(self) -> str:
@@ -170,6 +183,9 @@ class Run:
         options = self.all_options()
         extra = ['--cfg-options', *options] if options else []
         config = osp.join(REPO_ROOT, self.config)
+        if self.base is not None and not osp.isfile(
+                osp.join(self.work_dir, 'last_checkpoint')):
+            fork_stage_end(self.base.work_dir, self.fork, self.work_dir)
         resume = ['--resume'] if osp.isfile(
             osp.join(self.work_dir, 'last_checkpoint')) else []
         start = time.time()
@@ -180,6 +196,9 @@ class Run:
         result = dict(config=self.config, options=options, seed=self.seed,
                       epochs=self.epochs, train_s=round(train_s, 1),
                       final_scalars=final_scalars(self.work_dir))
+        if self.base is not None:
+            result['forked_from'] = dict(work_dir=self.base.work_dir,
+                                         stage=self.fork)
         for key in SELECTIONS:
             ckpt = find_best_checkpoint(self.work_dir, key)
             match = re.search(r'epoch_(\d+)', osp.basename(ckpt))
@@ -222,71 +241,113 @@ def plan(spec: Config, work_root: str, seeds: Sequence[int],
     """The teacher runs and the cell runs (``{(row, column): [Run]}``);
     identical (config, options) cells share their runs. ``options`` (and
     the spec's ``options``) go to every run, the spec's
-    ``teacher_options`` to the teacher runs."""
+    ``teacher_options`` to the teacher runs.
+
+    A cell with ``fork='s2'`` (its options change only the stages after
+    S2, e.g. the S3 routing) starts from the ``s2_end.pth`` of the same
+    config's run without the cell's options (the *base* run, trained
+    whole, a cell itself or not) and trains the later stages only: the
+    forked cells of a seed share that seed's S1/S2 exactly (a paired
+    comparison, and S1 + S2 trained once)."""
     common = list(spec.get('options', [])) + list(options)
     teacher_common = common + list(spec.get('teacher_options', []))
     teachers: Dict[tuple, Run] = OrderedDict()
     runs: Dict[str, Run] = OrderedDict()
     cells: Dict[tuple, List[Run]] = OrderedDict()
+
+    def seed_teachers(cfg, seed):
+        found = {}
+        for member, entry in (cfg.model.get('pretrained') or {}).items():
+            if not isinstance(entry, dict) or 'config' not in entry:
+                continue
+            tconfig = entry['config']
+            key = (tconfig, seed)
+            if key not in teachers:
+                tname = osp.splitext(osp.basename(tconfig))[0]
+                teachers[key] = Run(
+                    tconfig, teacher_common, seed,
+                    osp.join(work_root, 'teachers', tname, f'seed_{seed}'),
+                    epochs=total_epochs(Config.fromfile(
+                        osp.join(REPO_ROOT, tconfig)), teacher_common))
+            found[member] = teachers[key]
+        return found
+
+    def get_run(config, cfg, options, seed, base=None, fork=None):
+        name = _run_name(config, options + ([f'@fork={fork}'] if fork
+                                            else []))
+        members = seed_teachers(cfg, seed)
+        key = name + ''.join(f'+{m}' for m in sorted(members)) + \
+            f'/seed_{seed}'
+        if key not in runs:
+            runs[key] = Run(config, options, seed,
+                            osp.join(work_root, 'runs', name,
+                                     f'seed_{seed}'), members,
+                            total_epochs(cfg, options), base, fork)
+        return runs[key]
+
     for i, row in enumerate(spec.rows):
         for column, cell in row.cells.items():
-            config, options = _cell(cell)
+            config, cell_options, fork = _cell(cell)
             cfg = Config.fromfile(osp.join(REPO_ROOT, config))
-            options = budget_options(cfg, epochs) + options + common
-            name = _run_name(config, options)
+            if fork is not None:
+                stages = stage_names(cfg)
+                if fork not in stages[:-1]:
+                    raise UserInputError(
+                        f'row "{row.method}", column "{column}": fork='
+                        f'{fork!r} must be a stage of {config} followed by '
+                        f'another (stages: {stages}).')
+            budget = budget_options(cfg, epochs)
             cell_runs = []
             for seed in seeds:
-                seed_teachers = {}
-                for member, entry in (cfg.model.get('pretrained') or
-                                      {}).items():
-                    if not isinstance(entry, dict) or 'config' not in entry:
-                        continue
-                    tconfig = entry['config']
-                    key = (tconfig, seed)
-                    if key not in teachers:
-                        tname = osp.splitext(osp.basename(tconfig))[0]
-                        teachers[key] = Run(
-                            tconfig, teacher_common, seed,
-                            osp.join(work_root, 'teachers', tname,
-                                     f'seed_{seed}'),
-                            epochs=total_epochs(Config.fromfile(
-                                osp.join(REPO_ROOT, tconfig)),
-                                teacher_common))
-                    seed_teachers[member] = teachers[key]
-                tag = name + ''.join(
-                    f'+{m}' for m in sorted(seed_teachers))
-                key = f'{tag}/seed_{seed}'
-                if key not in runs:
-                    runs[key] = Run(config, options, seed,
-                                    osp.join(work_root, 'runs', name,
-                                             f'seed_{seed}'),
-                                    seed_teachers,
-                                    total_epochs(cfg, options))
-                cell_runs.append(runs[key])
+                run_options = budget + cell_options + common
+                if fork is None or not cell_options:
+                    cell_runs.append(get_run(config, cfg, run_options,
+                                             seed))
+                    continue
+                base = get_run(config, cfg, budget + common, seed)
+                cell_runs.append(get_run(config, cfg, run_options, seed,
+                                         base, fork))
             cells[(i, column)] = cell_runs
     return list(teachers.values()), list(runs.values()), cells
+
+
+def stage_names(cfg: Config) -> List[str]:
+    """The training stages of a config, in order ([] for one stage)."""
+    train = cfg.train_cfg
+    if train.get('type') == 'MSTDistillLoop':
+        return ['s1', 's2', 's3']
+    if train.get('type') == 'MultiStageTrainLoop':
+        return list(train.stages)
+    return []
 
 
 def execute(runs: Sequence[Run], jobs: int = 1,
             python: str = sys.executable, log=print) -> List[str]:
     """Run every unfinished run, ``jobs`` at a time (each with
-    ``cores // jobs`` threads); returns the failures' messages."""
+    ``cores // jobs`` threads), the forked runs after the others (they
+    start from a base run's stage-end file); returns the failures'
+    messages."""
     todo = [r for r in runs if not r.done()]
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     failures = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(r.execute, python, threads): r for r in todo}
-        for n, future in enumerate(as_completed(futures), 1):
-            run = futures[future]
-            try:
-                result = future.result()
-                log(f'[{n}/{len(todo)}] {run.config} seed {run.seed}: '
-                    f'OA {result["CE"].get("OA", float("nan")):.4f} '
-                    f'({result["train_s"]:.0f} s) -> {run.work_dir}')
-            except Exception as err:  # keep going; report at the end
-                failures.append(f'{run.config} seed {run.seed}: {err}')
-                log(f'[{n}/{len(todo)}] FAILED {run.config} seed '
-                    f'{run.seed}: {err}')
+    n = 0
+    for wave in ([r for r in todo if r.base is None],
+                 [r for r in todo if r.base is not None]):
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(r.execute, python, threads): r
+                       for r in wave}
+            for future in as_completed(futures):
+                n += 1
+                run = futures[future]
+                try:
+                    result = future.result()
+                    log(f'[{n}/{len(todo)}] {run.config} seed {run.seed}: '
+                        f'OA {result["CE"].get("OA", float("nan")):.4f} '
+                        f'({result["train_s"]:.0f} s) -> {run.work_dir}')
+                except Exception as err:  # keep going; report at the end
+                    failures.append(f'{run.config} seed {run.seed}: {err}')
+                    log(f'[{n}/{len(todo)}] FAILED {run.config} seed '
+                        f'{run.seed}: {err}')
     return failures
 
 

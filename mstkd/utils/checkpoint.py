@@ -221,3 +221,87 @@ def load_full_state_dict(path: str) -> Dict[str, Tensor]:
     ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     fill_external_state(ckpt, path)
     return dict(ckpt['state_dict'])
+
+
+# -- forking a run at a stage boundary ----------------------------------------
+def _link_or_copy(src: str, dst: str) -> None:
+    import os
+    import shutil
+    try:
+        os.link(src, dst)  # the files are never rewritten in place
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def fork_stage_end(src_dir: str, stage: str, dst_dir: str) -> str:
+    """Start a new run from another run's ``{stage}_end.pth``.
+
+    The stages after ``stage`` then run with the new run's config (e.g. S3
+    with another routing), from the very state (weights, RNG, message hub)
+    the source run had at the end of ``stage``: every such run shares the
+    source's earlier stages exactly, so a comparison of later-stage options
+    is paired. ``dst_dir`` gets the stage-end file (and the earlier
+    stage-end files its slim weights live in, hard-linked when possible)
+    and a ``last_checkpoint`` naming it; ``tools/train.py CONFIG --work-dir
+    DST --resume`` continues from there. The optimizer state of the stages
+    after ``stage`` is left out (those stages have not stepped; their
+    parameters may differ in the new config, e.g. no GateNet for
+    ``routing='mean'``); ``meta['forked_from']`` records the source.
+
+    Args:
+        src_dir (str): Work dir of the source run (holds
+            ``{stage}_end.pth``).
+        stage (str): The last stage to take from the source, e.g. 's2'.
+        dst_dir (str): Work dir of the new run (created; must not hold a
+            ``last_checkpoint`` yet).
+
+    Returns:
+        str: The new run's copy of ``{stage}_end.pth``.
+    """
+    import os
+
+    import torch
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    src = osp.join(src_dir, f'{stage}_end.pth')
+    if not osp.isfile(src):
+        import glob
+        have = sorted(osp.basename(p) for p in
+                      glob.glob(osp.join(src_dir, '*_end.pth')))
+        raise DataNotFoundError(
+            f'cannot fork "{src_dir}" after stage {stage}: {src} does not '
+            f'exist (stage-end files there: {have or "none"}); train the '
+            f'source run through {stage} first.')
+    if osp.isfile(osp.join(dst_dir, 'last_checkpoint')):
+        raise UserInputError(
+            f'"{dst_dir}" already holds a run (last_checkpoint); resume it '
+            'or fork into an empty work dir.')
+    ckpt = CheckpointLoader.load_checkpoint(src, map_location='cpu')
+    meta = ckpt.setdefault('meta', {})
+    stages = list(meta.get('stage_epochs') or [])
+    if stage not in stages:
+        raise UserInputError(f'{src} is not a stage-end checkpoint of '
+                             f'stage {stage} (stages: {stages}).')
+    later = stages[stages.index(stage) + 1:]
+    for key in ('optimizer', 'param_schedulers'):
+        if isinstance(ckpt.get(key), dict):
+            for name in later:
+                ckpt[key].pop(name, None)
+    meta['forked_from'] = osp.abspath(src)
+    os.makedirs(dst_dir, exist_ok=True)
+    for name in (meta.get(EXTERNAL_STATE) or {}):
+        if osp.dirname(name):
+            raise UserInputError(f'{src}: external state "{name}" is not '
+                                 'in the run\'s folder; cannot fork it.')
+        target = osp.join(dst_dir, name)
+        if not osp.exists(target):
+            _link_or_copy(osp.join(src_dir, name), target)
+    dst = osp.join(dst_dir, f'{stage}_end.pth')
+    tmp = dst + '.tmp'
+    torch.save(ckpt, tmp)
+    os.replace(tmp, dst)
+    tmp = osp.join(dst_dir, 'last_checkpoint.tmp')
+    with open(tmp, 'w') as f:
+        f.write(osp.abspath(dst))
+    os.replace(tmp, osp.join(dst_dir, 'last_checkpoint'))
+    return dst

@@ -8,7 +8,9 @@ config; columns by dataset and target modality; mean ± std (n)).
 Teachers are trained once per seed and shared; runs with a result are
 skipped, an interrupted run resumes from its last checkpoint, so the same
 command continues an interrupted benchmark. ``--table-only`` writes the
-table from the finished runs. Results: ``<work-dir>/table.md`` and
+table from the finished runs. A spec cell with ``fork='s2'`` trains only
+the stages after S2, from the s2_end.pth of the same config's run without
+the cell's options (shared, paired S1/S2). Results: ``<work-dir>/table.md`` and
 ``table.json`` (every run's metrics under ``runs/`` and ``teachers/``).
 """
 import argparse
@@ -74,8 +76,10 @@ def main():
     if args.dry_run:
         for run in teachers + runs:
             state = 'done' if run.done() else 'todo'
+            fork = '' if run.base is None else \
+                f' (after {run.fork} of {run.base.work_dir})'
             print(f'  [{state}] {run.config} seed {run.seed} '
-                  f'{" ".join(run.all_options())} -> {run.work_dir}')
+                  f'{" ".join(run.all_options())} -> {run.work_dir}{fork}')
         return
     start = time.time()
     failures = []
