@@ -289,13 +289,23 @@ def fork_stage_end(src_dir: str, stage: str, dst_dir: str) -> str:
                 ckpt[key].pop(name, None)
     meta['forked_from'] = osp.abspath(src)
     os.makedirs(dst_dir, exist_ok=True)
-    for name in (meta.get(EXTERNAL_STATE) or {}):
+    # the files the slim weights live in, and the files those refer to
+    todo = list(meta.get(EXTERNAL_STATE) or {})
+    while todo:
+        name = todo.pop()
         if osp.dirname(name):
             raise UserInputError(f'{src}: external state "{name}" is not '
                                  'in the run\'s folder; cannot fork it.')
         target = osp.join(dst_dir, name)
-        if not osp.exists(target):
-            _link_or_copy(osp.join(src_dir, name), target)
+        if osp.exists(target):
+            continue
+        if not osp.isfile(osp.join(src_dir, name)):
+            raise DataNotFoundError(
+                f'{src} keeps weights in {osp.join(src_dir, name)}, which '
+                'is gone; cannot fork it.')
+        _link_or_copy(osp.join(src_dir, name), target)
+        other = CheckpointLoader.load_checkpoint(target, map_location='cpu')
+        todo += list((other.get('meta') or {}).get(EXTERNAL_STATE) or {})
     dst = osp.join(dst_dir, f'{stage}_end.pth')
     tmp = dst + '.tmp'
     torch.save(ckpt, tmp)

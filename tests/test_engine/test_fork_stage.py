@@ -41,10 +41,13 @@ def test_fork_with_same_options_repeats_s3_exactly(tiny_avdigits, source,
     forked = torch.load(path, map_location='cpu')
     assert forked['meta']['forked_from'] == osp.join(source, 's2_end.pth')
     assert 's3' not in forked['optimizer']  # S3 has not stepped yet
-    # the slim file's teachers live in s1_end.pth, which came along
-    assert set(forked['meta']['external_state']) == {'s1_end.pth'}
-    assert os.stat(osp.join(dst, 's1_end.pth')).st_size == \
-        os.stat(osp.join(source, 's1_end.pth')).st_size
+    # the slim file's teachers live in s1_end.pth, its initial GateNet in
+    # init.pth (which s1_end.pth refers to as well): both came along
+    assert set(forked['meta']['external_state']) == {'s1_end.pth',
+                                                     'init.pth'}
+    for name in ('s1_end.pth', 'init.pth'):
+        assert os.stat(osp.join(dst, name)).st_size == \
+            os.stat(osp.join(source, name)).st_size
     with open(osp.join(dst, 'last_checkpoint')) as f:
         assert f.read() == path
 

@@ -1,5 +1,6 @@
 """Slim checkpoints (StageCheckpointHook ``slim=True``) on a tiny MST run:
-what each kind holds, that resume from every kind reproduces the
+what each kind holds (init.pth: the MaskNets / GateNet before their
+stage), that resume from every kind reproduces the
 uninterrupted run bitwise, and that a student-only best checkpoint tests
 as the full model."""
 import glob
@@ -97,25 +98,38 @@ def _optim_states(ckpt):
 
 def test_what_each_checkpoint_holds(run):
     work, snaps = run['work'], run['snaps']
-    everything = TEACHERS + ['gate.', 'masknets.', 'members.image.']
-    # S1 (epoch 1 of 2): the whole model, S1's optimizer state
+    members = TEACHERS + ['members.image.']
+
+    def refs(ckpt):
+        return {k: v['prefixes'] for k, v in
+                ckpt['meta'].get('external_state', {}).items()}
+
+    # init.pth, written once at the start: the initial weights of what
+    # only later stages train (the MaskNets, S2; the GateNet, S3)
+    init = _load(osp.join(work, 'init.pth'))
+    assert _tops(init) == {'gate.', 'masknets.'}
+    # S1 (epoch 1 of 2): the members and S1's optimizer state; the
+    # untrained MaskNets and GateNet are init.pth's
     e1 = _load(osp.join(snaps, 'epoch_1', 'epoch_1.pth'))
-    assert _tops(e1) == set(everything)
+    assert _tops(e1) == set(members)
     assert _optim_states(e1) == dict(s1=True, s2=False, s3=False)
-    assert 'external_state' not in e1['meta']
-    # s1_end: the whole model, no optimizer state (S1 is over)
+    assert refs(e1) == {'init.pth': ['gate.', 'masknets.']}
+    assert set(load_full_state_dict(
+        osp.join(snaps, 'epoch_1', 'epoch_1.pth'))) == run['keys']
+    # s1_end: the members, no optimizer state (S1 is over)
     s1 = _load(osp.join(work, 's1_end.pth'))
-    assert set(s1['state_dict']) == run['keys']
+    assert _tops(s1) == set(members)
+    assert refs(s1) == {'init.pth': ['gate.', 'masknets.']}
     assert not any(_optim_states(s1).values())
-    # S2 (epoch 3): the teachers are s1_end.pth's
+    # S2 (epoch 3): the teachers are s1_end.pth's, the GateNet init.pth's
     e3 = _load(osp.join(snaps, 'epoch_3', 'epoch_3.pth'))
-    assert _tops(e3) == {'gate.', 'masknets.', 'members.image.'}
+    assert _tops(e3) == {'masknets.', 'members.image.'}
     assert _optim_states(e3) == dict(s1=False, s2=True, s3=False)
-    assert e3['meta']['external_state']['s1_end.pth']['prefixes'] == \
-        TEACHERS
+    assert refs(e3) == {'s1_end.pth': TEACHERS, 'init.pth': ['gate.']}
     # s2_end: MaskNets once (the selected copies share their storage)
     s2 = _load(osp.join(work, 's2_end.pth'))
-    assert _tops(s2) == {'gate.', 'masknets.', 'members.image.'}
+    assert _tops(s2) == {'masknets.', 'members.image.'}
+    assert refs(s2) == {'s1_end.pth': TEACHERS, 'init.pth': ['gate.']}
     assert not any(_optim_states(s2).values())
     best = s2['masknet_selection']['best_states']
     assert best
@@ -150,7 +164,7 @@ def test_what_each_checkpoint_holds(run):
             osp.getsize(path), run['student'])
     # every file refers to existing files, and fills back to the model
     for path in glob.glob(osp.join(work, '*.pth')):
-        if 'best_' in osp.basename(path):
+        if 'best_' in osp.basename(path) or path.endswith('init.pth'):
             continue
         assert set(load_full_state_dict(path)) == run['keys'], path
     final = load_full_state_dict(osp.join(work, 'epoch_6.pth'))
@@ -172,6 +186,7 @@ def test_resume_from_every_kind_is_exact(run, tmp_path, source):
         shutil.os.makedirs(work)
         for stage in ('s1', 's2')[:int(source[1])]:
             shutil.copy(osp.join(run['work'], f'{stage}_end.pth'), work)
+        shutil.copy(osp.join(run['work'], 'init.pth'), work)
     threads = torch.get_num_threads()
     runner = Runner.from_cfg(_cfg(run['npz'], work, resume_from=osp.join(
         work, f'{source}.pth')))

@@ -13,7 +13,7 @@ from mmengine.hooks import CheckpointHook
 
 from mstkd.models.wrappers import unwrap_model
 from mstkd.registry import HOOKS
-from ..loops.multi_stage_loop import locate_epoch
+from ..loops.multi_stage_loop import INIT, INIT_FILE, locate_epoch
 from mstkd.utils.checkpoint import (EXTERNAL_STATE, PARTIAL_STATE,
                                     fill_external_state, group_prefixes,
                                     key_in, needed_by, state_checksum)
@@ -81,7 +81,10 @@ class StageCheckpointHook(CheckpointHook):
         the ``{stage}_end.pth`` of their last training stage (written by
         this run, in the same work dir) holds: in MST-Distill's S3 the
         MaskNets (in ``s2_end.pth``) and the teachers (in ``s1_end.pth``);
-        also the copies of the selected MaskNets
+        nor the weights that only a later stage trains, still at their
+        initial values, which the loop writes once to ``init.pth`` when a
+        run starts (MST's MaskNets in every S1 checkpoint, its GateNet
+        before S3); also the copies of the selected MaskNets
         (``checkpoint['masknet_selection']``) then, which are those
         weights. ``meta['external_state']`` records which file (relative
         to the checkpoint's folder) holds which state-dict prefixes, with
@@ -429,8 +432,12 @@ class StageCheckpointHook(CheckpointHook):
             name = osp.basename(path)
             stage = name[:-len('_end.pth')] if name.endswith(
                 '_end.pth') else None
-            if stage in getattr(loop, 'stage_epochs', {}) and osp.samefile(
-                    osp.dirname(osp.abspath(path)), runner.work_dir):
+            if name == INIT_FILE:
+                stage = INIT
+            elif stage not in getattr(loop, 'stage_epochs', {}):
+                continue
+            if osp.samefile(osp.dirname(osp.abspath(path)),
+                            runner.work_dir):
                 known[stage] = osp.join(runner.work_dir, name)
 
     @staticmethod

@@ -37,6 +37,14 @@ def parse_stage_epochs(stages: Dict[str, Union[int, dict]]
     return parsed
 
 
+#: The file (in the work dir) with the initial weights of the modules that a
+#: later stage trains, written once when a run starts (see
+#: :meth:`MultiStageTrainLoop.external_parts`); its key in
+#: :attr:`MultiStageTrainLoop.stage_end_files`.
+INIT_FILE = 'init.pth'
+INIT = '_init'
+
+
 def locate_epoch(stage_epochs: Dict[str, int],
                  epoch: int) -> Optional[Tuple[str, int]]:
     """``(stage, first epoch of that stage)`` of a global (0-based) epoch
@@ -151,15 +159,21 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
                        if id(m) in names})
 
     def external_parts(self, epoch: int, keys) -> Dict[str, List[str]]:
-        """``{stage-end file: [state-dict prefixes]}``: the weights that a
-        checkpoint after ``epoch`` finished epochs need not hold again.
+        """``{file: [state-dict prefixes]}``: the weights that a checkpoint
+        after ``epoch`` finished epochs need not hold again.
 
-        A key qualifies when no stage from the one of epoch ``epoch`` on
-        (the stages a resume from this checkpoint runs) trains it, and the
-        last stage that trained it has a ``{stage}_end.pth`` in
-        :attr:`stage_end_files` (frozen since, the weights are that
-        file's). Keys no stage trains are kept (nothing says that they
-        did not change since some file was written).
+        - A key that no stage from the one of epoch ``epoch`` on (the
+          stages a resume from this checkpoint runs) trains, and whose last
+          training stage has a ``{stage}_end.pth`` in
+          :attr:`stage_end_files`: frozen since, the weights are that
+          file's.
+        - A key that a later stage trains and no stage has trained yet
+          (MST-Distill's MaskNets in S1, its GateNet in S1 and S2): still
+          its initial value, held by :data:`INIT_FILE` when this run wrote
+          it (:meth:`save_initial_state`).
+
+        Keys no stage trains are kept (nothing says that they did not
+        change since some file was written).
         """
         from mstkd.utils.checkpoint import group_prefixes, key_in
         active = [s for s, n in self.stage_epochs.items() if n > 0]
@@ -168,6 +182,10 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
         needed = [p for s in later for p in self.trained_prefixes(s)]
         done = [(s, self.trained_prefixes(s)) for s in active
                 if s not in later]
+        # stages with at least one finished epoch
+        started = [p for s, prefixes in done for p in prefixes]
+        if found and epoch > found[1]:
+            started += self.trained_prefixes(found[0])
         assignment = {}
         for key in keys:
             holder = None
@@ -175,8 +193,54 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
                 for stage, prefixes in done:  # run order: the last wins
                     if key_in(key, prefixes):
                         holder = stage
+            elif not key_in(key, started):
+                holder = INIT
             assignment[key] = self.stage_end_files.get(holder)
         return group_prefixes(assignment)
+
+    def initial_prefixes(self) -> List[str]:
+        """State-dict prefixes of the modules the first stage does not
+        train and a later one does (their initial weights go to
+        :data:`INIT_FILE`)."""
+        from mstkd.utils.checkpoint import key_in
+        active = [s for s, n in self.stage_epochs.items() if n > 0]
+        if len(active) < 2:
+            return []
+        first = self.trained_prefixes(active[0])
+        return sorted({p for s in active[1:] for p in self.trained_prefixes(s)
+                       if p and not key_in(p, first)})
+
+    def save_initial_state(self) -> Optional[str]:
+        """Write :data:`INIT_FILE` (weights only, atomically) when a run
+        starts with slim checkpoints: the modules that only later stages
+        train, so that the checkpoints written before those stages need not
+        hold them (MST-Distill: every S1 checkpoint would otherwise carry
+        the untrained MaskNets, most of its size with full projectors)."""
+        hook = next((h for h in self.runner.hooks
+                     if getattr(h, 'slim', False) and
+                     hasattr(h, 'best_stages')), None)
+        prefixes = self.initial_prefixes()
+        if hook is None or not prefixes:
+            return None
+        from mstkd.utils.checkpoint import key_in
+        state = {k: v.detach().cpu().clone()
+                 for k, v in self.model.state_dict().items()
+                 if key_in(k, prefixes)}
+        if not state:
+            return None
+        path = osp.join(self.runner.work_dir, INIT_FILE)
+        if is_main_process():
+            tmp = osp.join(self.runner.work_dir, f'.{INIT_FILE}.tmp')
+            torch.save(dict(meta=dict(kind='initial weights',
+                                      prefixes=prefixes),
+                            state_dict=state), tmp)
+            os.replace(tmp, path)
+            self.runner.logger.info(
+                f'saved {INIT_FILE} ({osp.getsize(path) / 2**20:.1f} MiB: '
+                f'the initial {", ".join(p.rstrip(".") for p in prefixes)}'
+                ', held once for the checkpoints before their stage)')
+        self.stage_end_files[INIT] = path
+        return path
 
     def finished_stages(self, epoch: int) -> List[str]:
         """The stages that are over after ``epoch`` finished epochs."""
@@ -214,6 +278,8 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
     # ------------------------------------------------------------------
     def run(self) -> torch.nn.Module:
         self.runner.call_hook('before_train')
+        if self._epoch == 0 and self._iter == 0:
+            self.save_initial_state()
         while self._epoch < self._max_epochs and not self.stop_training:
             stage, start = self.stage_at(self._epoch)
             if stage != self.stage:
