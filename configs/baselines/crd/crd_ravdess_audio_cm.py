@@ -1,0 +1,11 @@
+# CRD on RAVDESS: audio student, cross-modal (CM) teacher: the video member
+# (the 3-D CNN + MLP, configs/members/ravdess_video.py), trained first:
+#   python tools/train.py configs/members/ravdess_video.py \
+#       --work-dir work_dirs/ravdess_video
+# Its feature: fc2 (160-d).
+_base_ = ['./crd_ravdess_audio_mm.py']
+model = dict(
+    members=dict(_delete_=True, video={{_base_.video_member}},
+                 audio={{_base_.audio_member}}),
+    pretrained=dict(_delete_=True, video={{_base_.video_teacher}}),
+    connectors=dict(embed_t=dict(source='video:fc2')))

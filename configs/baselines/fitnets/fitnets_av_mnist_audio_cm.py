@@ -1,0 +1,15 @@
+# FitNets on AV-MNIST: audio student, cross-modal (CM) teacher: the image
+# member (LeNet5, configs/members/av_mnist_image.py), trained first:
+#   python tools/train.py configs/members/av_mnist_image.py \
+#       --work-dir work_dirs/av_mnist_image
+# Hint: its fc1 (84-d); guided layer: the student's fc@input (see
+# fitnets_av_mnist_audio_mm.py).
+_base_ = ['./fitnets_av_mnist_audio_mm.py']
+model = dict(
+    members=dict(_delete_=True, image={{_base_.image_member}},
+                 audio={{_base_.audio_member}}),
+    pretrained=dict(_delete_=True, image={{_base_.image_teacher}}),
+    connectors=dict(hint=dict(target='image:fc1')),
+    loss_forward_mappings=dict(
+        loss_hint=dict(target='image:fc1'),
+        loss_kd=dict(target='image:')))

@@ -1,0 +1,15 @@
+# FitNets on CrisisMMD-V2: text student (the text MLP), multimodal (MM) teacher
+# (see fitnets_crisismmd_image_mm.py), trained first:
+#   python tools/train.py configs/members/crisismmd_fusion.py \
+#       --work-dir work_dirs/crisismmd_fusion
+# Guided layer: the student's fc2 (512-d); hint: the teacher's fusion.fc2
+# (256-d).
+_base_ = ['./fitnets_crisismmd_image_mm.py']
+model = dict(
+    members=dict(_delete_=True, mm={{_base_.fusion_member}},
+                 text={{_base_.text_member}}),
+    target='text',
+    connectors=dict(hint=dict(source='text:fc2')),
+    loss_forward_mappings=dict(
+        loss_ce=dict(logits='text:'),
+        loss_kd=dict(pred='text:')))

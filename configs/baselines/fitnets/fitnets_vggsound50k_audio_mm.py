@@ -1,0 +1,15 @@
+# FitNets on VGGSound-50k: audio student (the 1-D CNN + MLP), multimodal (MM)
+# teacher (see fitnets_vggsound50k_visual_mm.py), trained first:
+#   python tools/train.py configs/members/vggsound50k_fusion.py \
+#       --work-dir work_dirs/vggsound50k_fusion
+# Guided layer: the student's fc2 (160-d); hint: the teacher's fusion.fc2
+# (160-d).
+_base_ = ['./fitnets_vggsound50k_visual_mm.py']
+model = dict(
+    members=dict(_delete_=True, mm={{_base_.fusion_member}},
+                 audio={{_base_.audio_member}}),
+    target='audio',
+    connectors=dict(hint=dict(source='audio:fc2')),
+    loss_forward_mappings=dict(
+        loss_ce=dict(logits='audio:'),
+        loss_kd=dict(pred='audio:')))
