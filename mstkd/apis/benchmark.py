@@ -239,7 +239,9 @@ def final_scalars(work_dir: str, prefix: str = 'routing/') -> dict:
 def plan(spec: Config, work_root: str, seeds: Sequence[int],
          epochs: Optional[int], options: Sequence[str] = ()) -> tuple:
     """The teacher runs and the cell runs (``{(row, column): [Run]}``);
-    identical (config, options) cells share their runs. ``options`` (and
+    identical (config, options) cells share their runs, and so do a cell
+    and a teacher that are the same training (the cell's run is then in
+    the teacher list only). ``options`` (and
     the spec's ``options``) go to every run, the spec's
     ``teacher_options`` to the teacher runs.
 
@@ -255,6 +257,12 @@ def plan(spec: Config, work_root: str, seeds: Sequence[int],
     runs: Dict[str, Run] = OrderedDict()
     cells: Dict[tuple, List[Run]] = OrderedDict()
 
+    # (config, options, seed) -> a plain run (no teachers, no fork): a
+    # teacher and a cell that are the same training (e.g. the w/o KD cell
+    # and the CM teacher of the other target at the configs' own length)
+    # are one run
+    plain: Dict[tuple, Run] = {}
+
     def seed_teachers(cfg, seed):
         found = {}
         for member, entry in (cfg.model.get('pretrained') or {}).items():
@@ -263,12 +271,16 @@ def plan(spec: Config, work_root: str, seeds: Sequence[int],
             tconfig = entry['config']
             key = (tconfig, seed)
             if key not in teachers:
-                tname = osp.splitext(osp.basename(tconfig))[0]
-                teachers[key] = Run(
-                    tconfig, teacher_common, seed,
-                    osp.join(work_root, 'teachers', tname, f'seed_{seed}'),
-                    epochs=total_epochs(Config.fromfile(
-                        osp.join(REPO_ROOT, tconfig)), teacher_common))
+                same = (tconfig, tuple(teacher_common), seed)
+                if same not in plain:
+                    tname = osp.splitext(osp.basename(tconfig))[0]
+                    plain[same] = Run(
+                        tconfig, teacher_common, seed,
+                        osp.join(work_root, 'teachers', tname,
+                                 f'seed_{seed}'),
+                        epochs=total_epochs(Config.fromfile(
+                            osp.join(REPO_ROOT, tconfig)), teacher_common))
+                teachers[key] = plain[same]
             found[member] = teachers[key]
         return found
 
@@ -278,11 +290,17 @@ def plan(spec: Config, work_root: str, seeds: Sequence[int],
         members = seed_teachers(cfg, seed)
         key = name + ''.join(f'+{m}' for m in sorted(members)) + \
             f'/seed_{seed}'
+        same = (config, tuple(options), seed)
         if key not in runs:
-            runs[key] = Run(config, options, seed,
-                            osp.join(work_root, 'runs', name,
-                                     f'seed_{seed}'), members,
-                            total_epochs(cfg, options), base, fork)
+            if not members and fork is None and same in plain:
+                runs[key] = plain[same]  # trained as a teacher already
+            else:
+                runs[key] = Run(config, options, seed,
+                                osp.join(work_root, 'runs', name,
+                                         f'seed_{seed}'), members,
+                                total_epochs(cfg, options), base, fork)
+                if not members and fork is None:
+                    plain.setdefault(same, runs[key])
         return runs[key]
 
     for i, row in enumerate(spec.rows):
@@ -308,7 +326,11 @@ def plan(spec: Config, work_root: str, seeds: Sequence[int],
                 cell_runs.append(get_run(config, cfg, run_options, seed,
                                          base, fork))
             cells[(i, column)] = cell_runs
-    return list(teachers.values()), list(runs.values()), cells
+    teacher_runs = list(OrderedDict((id(r), r) for r in teachers.values())
+                        .values())
+    shared = {id(r) for r in teacher_runs}
+    return teacher_runs, [r for r in runs.values()
+                          if id(r) not in shared], cells
 
 
 def stage_names(cfg: Config) -> List[str]:

@@ -113,3 +113,28 @@ rows.append(dict(method='X', cells=dict(image='configs/nope.py')))""")
     assert "column image: config 'configs/nope.py' does not exist" in \
         result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_a_cell_that_is_a_teacher_run_is_trained_once(tmp_path):
+    """The w/o KD image cell and the image teacher of KD (CM, audio
+    student) are the same training at the configs' own length: one run,
+    in the teacher list; with another length they are two."""
+    from mstkd.apis.benchmark import plan
+    spec = tmp_path / 'spec.py'
+    spec.write_text("""
+columns = dict(image='image', audio='audio')
+rows = [dict(method='w/o KD', cells=dict(
+            image='configs/members/avdigits_image.py')),
+        dict(method='KD', cells=dict(
+            audio='configs/baselines/kd/kd_avdigits_audio_cm.py'))]
+""")
+    cfg = Config.fromfile(str(spec))
+    teachers, runs, cells = plan(cfg, str(tmp_path / 'w'), [0, 1], None)
+    assert len(teachers) == 2 and len(runs) == 2  # 2 seeds: KD's runs
+    for seed in (0, 1):
+        base = cells[(0, 'image')][seed]
+        kd = cells[(1, 'audio')][seed]
+        assert kd.teachers['image'] is base and base in teachers
+    teachers, runs, cells = plan(cfg, str(tmp_path / 'w'), [0], 5)
+    assert len(teachers) == 1 and len(runs) == 2
+    assert cells[(0, 'image')][0] is not teachers[0]
