@@ -1,5 +1,5 @@
 """C2KD's on-the-fly selection distillation between the two proxies."""
-from typing import Union
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -72,6 +72,21 @@ class C2KDLoss(BaseLoss):
     bidirectional KL between each proxy and its own member is declared
     separately (:class:`MutualKLLoss` with ``detach=True``).
 
+    Dense logit maps ``(B, C, *spatial)`` (segmentation) with label maps
+    ``(B, *spatial)``: every valid pixel is a sample of the formula above
+    (its own tau, its own non-target distributions) and the mean runs over
+    the valid pixels (``valid_mask``, the task's inside a distiller: void
+    pixels count nowhere; an all-void batch gives 0)::
+
+        L = 1/|V| sum_{p in V} m_p (KL(q_t[p].detach() || q_s[p])
+                                    + KL(q_s[p].detach() || q_t[p]))
+
+    with ``m_p = [tau_p > threshold]`` (``dense_selection='pixel'``) or,
+    the MST release's NYU variant (``image_level_kendalltau``),
+    ``m_p = [mean tau over the valid pixels of p's image > threshold]``
+    (``'image'``). Tau is computed in chunks of ``chunk_pixels`` pixels
+    (``C (C - 1) / 2`` class pairs each).
+
     Args:
         threshold (float): Kendall's tau a sample needs. Defaults to 0.
         temperature (float): ``T`` (no ``T^2`` factor). Defaults to 1.
@@ -80,6 +95,10 @@ class C2KDLoss(BaseLoss):
             set to 0, softmax over all classes).
         rank_on (str): The logits Kendall's tau compares: ``'all'`` classes
             (default, the release) or the ``'non_target'`` ones.
+        dense_selection (str): Dense inputs only: select ``'pixel'`` s
+            (default) or whole ``'image'`` s (the release's NYU variant).
+        chunk_pixels (int): Dense inputs only: pixels per Kendall's tau
+            chunk (memory). Defaults to 65536.
         loss_weight (float | dict): Defaults to 1.0.
         loss_name (str): Defaults to ``'loss_ofsd'``.
     """
@@ -89,6 +108,8 @@ class C2KDLoss(BaseLoss):
                  temperature: float = 1.0,
                  target: str = 'exclude',
                  rank_on: str = 'all',
+                 dense_selection: str = 'pixel',
+                 chunk_pixels: int = 65536,
                  loss_weight: Union[float, dict] = 1.0,
                  loss_name: str = 'loss_ofsd'):
         super().__init__(loss_weight, loss_name)
@@ -98,20 +119,34 @@ class C2KDLoss(BaseLoss):
         if rank_on not in ('all', 'non_target'):
             raise ValueError(f"C2KDLoss: rank_on must be 'all' or "
                              f"'non_target', got {rank_on!r}.")
+        if dense_selection not in ('pixel', 'image'):
+            raise ValueError(f"C2KDLoss: dense_selection must be 'pixel' or "
+                             f"'image', got {dense_selection!r}.")
+        if chunk_pixels < 1:
+            raise ValueError(f'C2KDLoss: chunk_pixels must be >= 1, got '
+                             f'{chunk_pixels}.')
+        self.dense_selection = dense_selection
+        self.chunk_pixels = chunk_pixels
         self.threshold = threshold
         self.temperature = temperature
         self.target = target
         self.rank_on = rank_on
 
-    def selection(self, pred: Tensor, target: Tensor,
-                  labels: Tensor) -> Tensor:
-        """``(B, )`` float mask of the samples distilled."""
+    def rank_correlation(self, pred: Tensor, target: Tensor,
+                         labels: Tensor) -> Tensor:
+        """``(B, )`` Kendall's tau of the two proxies' (detached) logits."""
         s, t = pred.detach(), target.detach()
         if self.rank_on == 'non_target':
             keep = ~F.one_hot(labels.long().flatten(), s.shape[1]).bool()
             s = s[keep].view(len(s), -1)
             t = t[keep].view(len(t), -1)
-        return (kendall_tau(t, s) > self.threshold).to(pred.dtype)
+        return kendall_tau(t, s)
+
+    def selection(self, pred: Tensor, target: Tensor,
+                  labels: Tensor) -> Tensor:
+        """``(B, )`` float mask of the samples distilled."""
+        return (self.rank_correlation(pred, target, labels) >
+                self.threshold).to(pred.dtype)
 
     def _kl(self, student: Tensor, teacher: Tensor, labels: Tensor) -> Tensor:
         """Per-sample ``KL(q(teacher.detach()) || q(student))``."""
@@ -123,16 +158,78 @@ class C2KDLoss(BaseLoss):
         return torch.where(log_q_t.isinf(), torch.zeros_like(log_q_t),
                            log_q_t.exp() * (log_q_t - log_q_s)).sum(1)
 
-    def forward(self, pred: Tensor, target: Tensor, labels: Tensor) -> Tensor:
-        """Args:
-            pred (Tensor): The student proxy's logits ``(B, C)``.
-            target (Tensor): The teacher proxy's logits ``(B, C)``.
-            labels (Tensor): ``(B, )`` class indices.
-        """
-        if pred.shape != target.shape or pred.dim() != 2:
+    def _valid_pixels(self, pred: Tensor, target: Tensor, labels: Tensor,
+                      valid_mask: Optional[Tensor]
+                      ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The valid pixels of dense inputs as samples: ``(N, C)`` logits of
+        both proxies, ``(N, )`` labels and ``(N, )`` image indices."""
+        if tuple(labels.shape) != (pred.shape[0], *pred.shape[2:]):
             raise ValueError(
-                f'C2KDLoss: (B, C) proxy logits of equal shape; got '
-                f'{tuple(pred.shape)} and {tuple(target.shape)}.')
+                f'C2KDLoss: label maps {tuple(labels.shape)} do not match '
+                f'the proxy logit maps {tuple(pred.shape)}; the proxies '
+                'must predict at the label resolution: ProxyHead('
+                "dense=True) with target='<member>:' upsamples to the "
+                "member's logits.")
+        num = pred.shape[1]
+        valid = torch.ones_like(labels, dtype=torch.bool) \
+            if valid_mask is None else valid_mask.bool()
+        if valid.shape != labels.shape:
+            raise ValueError(
+                f'C2KDLoss: valid_mask {tuple(valid.shape)} does not match '
+                f'the label maps {tuple(labels.shape)}.')
+        valid = valid.flatten()
+        labels = labels.flatten()[valid].long()
+        if labels.numel() and (labels.min() < 0 or labels.max() >= num):
+            raise ValueError(
+                f'C2KDLoss: valid pixels need labels in [0, {num}); give '
+                'valid_mask (the task does inside a distiller) to exclude '
+                'void pixels.')
+        image = torch.arange(pred.shape[0], device=pred.device
+                             ).repeat_interleave(pred[0, 0].numel())[valid]
+
+        def pixels(x):
+            return x.movedim(1, -1).reshape(-1, num)[valid]
+
+        return pixels(pred), pixels(target), labels, image
+
+    def _dense(self, pred: Tensor, target: Tensor, labels: Tensor,
+               valid_mask: Optional[Tensor]) -> Tensor:
+        s, t, y, image = self._valid_pixels(pred, target, labels, valid_mask)
+        step = self.chunk_pixels
+        tau = torch.cat([self.rank_correlation(s[i:i + step], t[i:i + step],
+                                               y[i:i + step])
+                         for i in range(0, len(s), step)]) if len(s) else \
+            s.new_zeros(0)
+        if self.dense_selection == 'image':
+            count = torch.zeros(pred.shape[0], dtype=tau.dtype,
+                                device=tau.device).index_add_(
+                0, image, torch.ones_like(tau))
+            total = torch.zeros_like(count).index_add_(0, image, tau)
+            tau = (total / count.clamp_min(1))[image]
+        mask = (tau > self.threshold).to(pred.dtype)
+        per_pixel = self._kl(s, t, y) + self._kl(t, s, y)
+        return (mask * per_pixel).sum() / max(len(s), 1)
+
+    def forward(self, pred: Tensor, target: Tensor, labels: Tensor,
+                valid_mask: Optional[Tensor] = None) -> Tensor:
+        """Args:
+            pred (Tensor): The student proxy's logits ``(B, C)``, or logit
+                maps ``(B, C, *spatial)``.
+            target (Tensor): The teacher proxy's logits, same shape.
+            labels (Tensor): ``(B, )`` class indices, or ``(B, *spatial)``
+                label maps.
+            valid_mask (Tensor, optional): Dense inputs: bool
+                ``(B, *spatial)`` valid pixels (void excluded); None: all.
+                Ignored for ``(B, C)`` inputs (every sample counts).
+        """
+        if pred.shape != target.shape or pred.dim() < 2:
+            raise ValueError(
+                f'C2KDLoss: (B, C) proxy logits (or (B, C, *spatial) maps) '
+                f'of equal shape; got {tuple(pred.shape)} and '
+                f'{tuple(target.shape)}.')
+        if pred.dim() > 2:
+            return self.loss_weight * self._dense(pred, target, labels,
+                                                  valid_mask)
         mask = self.selection(pred, target, labels)
         per_sample = self._kl(pred, target, labels) + \
             self._kl(target, pred, labels)

@@ -1,11 +1,12 @@
 """Mean squared error between features (FitNets hints)."""
-from typing import Union
+from typing import Optional, Union
 
 import torch.nn.functional as F
 from torch import Tensor
 
 from mstkd.registry import MODELS
 from .base_loss import BaseLoss
+from .utils import masked_mean
 
 
 @MODELS.register_module()
@@ -16,6 +17,15 @@ class MSELoss(BaseLoss):
     factor 1/2 and a sum: set ``loss_weight`` accordingly) between a
     regressed student feature and a teacher feature; the target is detached
     by default.
+
+    Dense maps ``(B, C, *spatial)`` with a ``valid_mask`` (the task's, inside
+    a distiller: segmentation) give the mean over the channels and the
+    valid label pixels (:func:`~mstkd.models.losses.utils.masked_mean`): a
+    map at the label resolution (logit maps, MGDFR's overlap term) counts
+    the non-void pixels; a coarser one (a FitNets hint at the encoder-decoder
+    bottleneck) weighs each cell by the fraction of valid pixels it covers.
+    Without a mask (classification: the task gives none), or for vector
+    inputs ``(B, D)``, the mean over every element.
 
     Args:
         detach_target (bool): Defaults to True.
@@ -30,7 +40,8 @@ class MSELoss(BaseLoss):
         super().__init__(loss_weight, loss_name)
         self.detach_target = detach_target
 
-    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+    def forward(self, pred: Tensor, target: Tensor,
+                valid_mask: Optional[Tensor] = None) -> Tensor:
         if pred.shape != target.shape:
             raise ValueError(
                 f'MSELoss: pred {tuple(pred.shape)} and target '
@@ -39,4 +50,7 @@ class MSELoss(BaseLoss):
                 'widths from a dry forward).')
         if self.detach_target:
             target = target.detach()
-        return self.loss_weight * F.mse_loss(pred, target)
+        if valid_mask is None or pred.dim() < 3:
+            return self.loss_weight * F.mse_loss(pred, target)
+        return self.loss_weight * masked_mean((pred - target).pow(2),
+                                              valid_mask)

@@ -1,0 +1,38 @@
+# KD (Hinton et al., "Distilling the Knowledge in a Neural Network", 2015,
+# Eq. 2 with the T^2 scaling of Sec. 2) on NYU-Depth-V2 (paper Sec. 4.2,
+# Table 2): depth student,
+# the cross-modal (CM) teacher: the RGB branch net, frozen. Per pixel:
+#   loss = CE(student, y) + T^2 KL(softmax(z_t / T) || softmax(z_s / T))
+# each averaged over the valid pixels (label != 255), T = 4. Adam 1e-4, 100
+# epochs (the paper's single-stage budget, as the members' w/o-KD runs).
+# Train the teacher first (same seed: the seed selects the split):
+#   python tools/train.py configs/members/nyu_rgb.py --seed 0 \
+#       --work-dir work_dirs/nyu_rgb
+#   python tools/train.py configs/baselines/kd/kd_nyu_depth_cm.py --seed 0
+#   python tools/test.py configs/baselines/kd/kd_nyu_depth_cm.py \
+#       work_dirs/kd_nyu_depth_cm/best_CE_epoch_*.pth --seed 0
+# The release (KD_methods/KD.py) divides the KL by every pixel, void
+# included: --cfg-options model.losses.loss_kd.normalize=all
+_base_ = [
+    '../../_base_/models/fusenet.py',
+    '../../_base_/models/nyu_teachers.py',
+    '../../_base_/datasets/nyu_depth_v2.py',
+    '../../_base_/schedules/adam_1e-4.py',
+    '../../_base_/seg_runtime.py'
+]
+model = dict(
+    type='ConfigurableDistiller',
+    data_preprocessor={{_base_.data_preprocessor}},
+    # label maps with void pixels (255): CE ignores them, every per-pixel
+    # term (KL, MSE) averages over the valid pixels only
+    task=dict(type='SegTask', ignore_index=255),
+    members=dict(rgb={{_base_.rgb_member}}, depth={{_base_.depth_member}}),
+    target='depth',
+    pretrained=dict(rgb={{_base_.rgb_teacher}}),
+    losses=dict(
+        loss_ce=dict(type='CrossEntropyLoss'),
+        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
+    loss_forward_mappings=dict(
+        loss_ce=dict(logits='depth:', labels='labels'),
+        # the teacher's logit maps; the KL detaches its target
+        loss_kd=dict(pred='depth:', target='rgb:')))
