@@ -43,6 +43,8 @@ comparison, and S1 + S2 trained once (their ``train_s`` is S3's).
 validation loss (``CE``, the paper's) and by validation OA (``OA``); the
 tables report both, with the mean best epoch of each cell against its
 length (a best epoch at the last one means the run had not converged).
+A spec's ``selections`` names others (the keys of its configs'
+``save_best``; NYU-Depth-V2: ``['CE', 'mIoU']``).
 """
 import glob
 import hashlib
@@ -67,6 +69,13 @@ SELECTIONS = ('CE', 'OA')
 
 
 # ---------------------------------------------------------------- the spec
+def selections(spec: Config) -> tuple:
+    """The best checkpoints every run is tested with: the spec's
+    ``selections`` (the keys of the configs' ``save_best``, e.g.
+    ``['CE', 'mIoU']`` for NYU-Depth-V2), default ``('CE', 'OA')``."""
+    return tuple(spec.get('selections', SELECTIONS))
+
+
 def load_spec(path: str) -> Config:
     """Read and check a benchmark spec; errors name the key and the fix."""
     if not osp.isfile(path):
@@ -158,6 +167,8 @@ class Run:
         # a forked run starts from ``base``'s ``{fork}_end.pth``
         self.base = base
         self.fork = fork
+        # the best checkpoints tested (the spec's ``selections``)
+        self.selections = SELECTIONS
 
     @property
     def result_file(self) -> str:
@@ -199,7 +210,7 @@ class Run:
         if self.base is not None:
             result['forked_from'] = dict(work_dir=self.base.work_dir,
                                          stage=self.fork)
-        for key in SELECTIONS:
+        for key in self.selections:
             ckpt = find_best_checkpoint(self.work_dir, key)
             match = re.search(r'epoch_(\d+)', osp.basename(ckpt))
             out = osp.join(self.work_dir, f'test_{key}.json')
@@ -328,6 +339,8 @@ def plan(spec: Config, work_root: str, seeds: Sequence[int],
             cells[(i, column)] = cell_runs
     teacher_runs = list(OrderedDict((id(r), r) for r in teachers.values())
                         .values())
+    for run in teacher_runs + list(runs.values()):
+        run.selections = selections(spec)
     shared = {id(r) for r in teacher_runs}
     return teacher_runs, [r for r in runs.values()
                           if id(r) not in shared], cells
@@ -404,7 +417,7 @@ def summarize_table(spec: Config, cells: Dict[tuple, List[Run]],
     """Every cell's summary by selection and metric, with the marks: gain
     over the baseline row, best and second best in its column."""
     table = dict(title=spec.get('title', ''), columns=dict(spec.columns),
-                 rows=[])
+                 selections=list(selections(spec)), rows=[])
     base = next((i for i, r in enumerate(spec.rows) if r.get('baseline')),
                 None)
     for i, row in enumerate(spec.rows):
@@ -416,14 +429,14 @@ def summarize_table(spec: Config, cells: Dict[tuple, List[Run]],
             entry['cells'][column] = {
                 key: {m: cell_summary(cells[(i, column)], key, m)
                       for m in metrics}
-                for key in SELECTIONS}
+                for key in selections(spec)}
             entry['cells'][column]['final'] = {
                 m: cell_summary(cells[(i, column)], 'final', m)
                 for m in spec.get('scalars', [])}
             entry['cells'][column]['config'] = cells[(i, column)][0].config
         table['rows'].append(entry)
     for column in spec.columns:
-        for key in SELECTIONS:
+        for key in selections(spec):
             for m in metrics:
                 stats = [(i, r['cells'][column][key][m])
                          for i, r in enumerate(table['rows'])
@@ -466,7 +479,7 @@ def format_markdown(table: dict, metric: str, key: str) -> str:
     if average:
         head.append('mean over columns')
     lines = [f"**{metric}, best checkpoint by validation "
-             f"{'loss' if key == 'CE' else 'OA'} ({key})**", '',
+             f"{'loss' if key == 'CE' else key} ({key})**", '',
              '| ' + ' | '.join(head) + ' |',
              '|' + '---|' * len(head)]
     for row in table['rows']:
@@ -486,7 +499,7 @@ def format_convergence(table: dict, key: str = 'CE') -> str:
     """Mean best epoch (by ``key``) of each cell over its run length."""
     columns = table['columns']
     lines = [f'**Mean best epoch by validation '
-             f"{'loss' if key == 'CE' else 'OA'} / run length (epochs, all "
+             f"{'loss' if key == 'CE' else key} / run length (epochs, all "
              'stages)**', '',
              '| Method | T-Config | ' + ' | '.join(columns.values()) + ' |',
              '|' + '---|' * (len(columns) + 2)]
@@ -525,7 +538,7 @@ def write_tables(table: dict, work_root: str, metrics: Sequence[str],
     """``table.md`` (every metric x selection, then convergence) and
     ``table.json`` in ``work_root``; returns the Markdown."""
     parts = [header] if header else []
-    for key in SELECTIONS:
+    for key in table.get('selections', SELECTIONS):
         for metric in metrics:
             parts.append(format_markdown(table, metric, key))
     for scalar in scalars:

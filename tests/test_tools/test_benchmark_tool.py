@@ -138,3 +138,49 @@ rows = [dict(method='w/o KD', cells=dict(
     teachers, runs, cells = plan(cfg, str(tmp_path / 'w'), [0], 5)
     assert len(teachers) == 1 and len(runs) == 2
     assert cells[(0, 'image')][0] is not teachers[0]
+
+
+def test_nyu_table_with_miou_selection(tmp_path):
+    """A Table 2 spec on the NYU fixture (w/o KD, rgb student, one seed,
+    1 epoch, a tiny FuseNet; the baselines run end to end in
+    test_nyu_baselines.py): the run tested with its best checkpoint by CE
+    and by mIoU, the table's cells the run's test mIoU."""
+    from tests.nyu_data import make_nyu_root
+    root = make_nyu_root(str(tmp_path / 'nyu'), n=10, h=32, w=32)
+    tiny = '(4,8,8,16,16)'
+    opts = []
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{loader}.dataset.data_root={root}',
+                 f'{loader}.num_workers=0', f'{loader}.batch_size=2']
+    spec = tmp_path / 'spec.py'
+    spec.write_text(f"""
+columns = dict(rgb='NYU rgb')
+seeds = [0]
+epochs = 1
+metrics = ['mIoU', 'OA']
+selections = ['CE', 'mIoU']
+options = {opts!r}
+rows = [
+    dict(method='w/o KD', baseline=True, cells=dict(rgb=dict(
+        config='configs/members/nyu_rgb.py',
+        options=['model.channels={tiny}']))),
+]
+""")
+    work = str(tmp_path / 'bench')
+    result = run_tool(['tools/analysis_tools/benchmark.py', str(spec),
+                       '--work-dir', work])
+    assert result.returncode == 0, result.stdout[-3000:] + \
+        result.stderr[-3000:]
+    assert '0 teacher runs, 1 cell runs, 1 to do' in result.stdout
+    table = json.load(open(osp.join(work, 'table.json')))
+    assert table['selections'] == ['CE', 'mIoU']
+    for row, name in zip(table['rows'], ('nyu_rgb', )):
+        run_dir, = [d for d in os.listdir(osp.join(work, 'runs'))
+                    if d.startswith(name)]
+        for key in ('CE', 'mIoU'):
+            tested = json.load(open(osp.join(work, 'runs', run_dir,
+                                             'seed_0', f'test_{key}.json')))
+            cell = row['cells']['rgb'][key]['mIoU']
+            assert cell['n'] == 1 and cell['values'] == [tested['mIoU']]
+    md = open(osp.join(work, 'table.md')).read()
+    assert '**mIoU, best checkpoint by validation mIoU (mIoU)**' in md
