@@ -3,26 +3,13 @@
 #   python tools/train.py configs/members/av_mnist_fusion.py \
 #       --work-dir work_dirs/av_mnist_fusion
 # The student's feature: fc@input (the flattened 128x14x14 map its head
-# receives, 25,088-d).
-# The audio CNN's feature is 25,088-d and the angle-wise potential builds a
-# BxBxD tensor (512x512x25,088 floats = 26 GB at batch 512), so both features
-# are first embedded by trainable Linear(., 128) + L2 heads, the reference
-# release's RKD embedding (KD_methods/RKD.py, as
-# rkd_avdigits_image_mm_release.py); the weights stay the paper's (CE + RKD).
+# receives, 25,088-d), in the paper's form (raw features; the angles of so
+# wide a feature come from the Gram matrix, see rkd_av_mnist_image_cm.py).
 _base_ = ['./rkd_av_mnist_image_mm.py']
 model = dict(
     members=dict(_delete_=True, mm={{_base_.fusion_member}},
                  audio={{_base_.audio_member}}),
     target='audio',
-    connectors=dict(
-        embed_s=dict(type='LinearConnector', source='audio:fc@input',
-                     out_channels=128, l2_normalize=True),
-        embed_t=dict(type='LinearConnector', source='mm:fusion.fc1',
-                     out_channels=128, l2_normalize=True)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='audio:'),
-        loss_rkd=dict(pred='embed_s', target='embed_t')))
-# connectors are built from a dry forward by the multi-stage loop
-train_cfg = dict(_delete_=True, type='MultiStageTrainLoop',
-                 stages=dict(train={{_base_.train_cfg.max_epochs}}),
-                 val_interval=1)
+        loss_rkd=dict(pred='audio:fc@input')))

@@ -102,6 +102,42 @@ def test_rkd_distance_and_angle_losses_over_pairs_and_triplets():
         loss(torch.randn(1, 3), torch.randn(1, 3))
 
 
+def test_rkd_gram_angles_equal_the_direct_ones():
+    """The Gram form (B^3 memory at any width) gives the direct cosines,
+    the loss of the written-out computation and the same gradients; a
+    repeated sample counts as one point in both; 'auto' switches on the
+    size."""
+    from mstkd.models.losses import rkd_loss
+    torch.manual_seed(0)
+    x = torch.randn(6, 40) * 5 + 3  # off-centre, as real features
+    x[4] = x[1]  # a duplicate: a zero difference
+    direct = rkd_loss.angle_potential(x, 'direct')
+    gram = rkd_loss.angle_potential(x, 'gram')
+    torch.testing.assert_close(gram, direct, rtol=1e-4, atol=1e-5)
+    s, t = torch.randn(5, 7, requires_grad=True), torch.randn(5, 3, 2, 2)
+    grads = []
+    for mode in ('direct', 'gram'):
+        loss = RKDLoss(angle_mode=mode)(s, t)
+        assert float(loss) == pytest.approx(_rkd_direct(s.detach(), t, 1.0,
+                                                        2.0), rel=1e-5)
+        grads.append(torch.autograd.grad(loss, s)[0])
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6)
+    # 'auto': direct while B x B x D is small, the Gram form beyond
+    wide = torch.randn(4, rkd_loss.DIRECT_ANGLE_LIMIT // 16 + 1)
+    calls = []
+    real = rkd_loss.F.normalize
+    rkd_loss.F.normalize = lambda *a, **k: calls.append(1) or real(*a, **k)
+    try:
+        rkd_loss.angle_potential(wide[:, :100])
+        assert calls == [1]
+        rkd_loss.angle_potential(wide)
+        assert calls == [1]  # no B x B x D difference tensor
+    finally:
+        rkd_loss.F.normalize = real
+    with pytest.raises(ValueError, match="angle_mode 'fast'"):
+        RKDLoss(angle_mode='fast')
+
+
 # -------------------------------------------------------------------- OFA
 def _ofa_direct(s, t, y, eps, temp):
     ps, pt = _softmax(s, temp), _softmax(t, temp)
