@@ -24,48 +24,21 @@
 # and puts the proxies on the decoder's 64-channel H/2 block (CBR2_*_DEC):
 #   model.connectors.proxy_s.source=depth:decoder.block4
 #   model.connectors.proxy_t.source=rgb:decoder.block4
-_base_ = [
-    '../../_base_/models/fusenet.py',
-    '../../_base_/models/nyu_teachers.py',
-    '../../_base_/datasets/nyu_depth_v2.py',
-    '../../_base_/schedules/adam_1e-4.py',
-    '../../_base_/seg_runtime.py'
-]
+# (the RGB student's config with the roles swapped)
+_base_ = ['./c2kd_nyu_rgb_cm.py']
 model = dict(
-    type='ConfigurableDistiller',
-    data_preprocessor={{_base_.data_preprocessor}},
-    # label maps with void pixels (255): CE ignores them, every per-pixel
-    # term (KL, MSE) averages over the valid pixels only
-    task=dict(type='SegTask', ignore_index=255),
-    members=dict(rgb={{_base_.rgb_member}},
+    members=dict(_delete_=True, rgb={{_base_.rgb_member}},
                  depth={{_base_.depth_member}}),
     target='depth',
-    pretrained=dict(rgb={{_base_.rgb_teacher}}),
-    # in/out channels (the classes) and the output size (the logit maps')
-    # from a dry forward
+    pretrained=dict(_delete_=True, rgb={{_base_.rgb_teacher}}),
     connectors=dict(
-        proxy_s=dict(type='ProxyHead', dense=True, source='depth:bottleneck',
-                     target='depth:'),
-        proxy_t=dict(type='ProxyHead', dense=True, source='rgb:bottleneck',
-                     target='rgb:')),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ce_t=dict(type='CrossEntropyLoss'),
-        loss_bd_s=dict(type='MutualKLLoss', temperature=1.0, detach=True),
-        loss_bd_t=dict(type='MutualKLLoss', temperature=1.0, detach=True),
-        loss_ofsd=dict(type='C2KDLoss', threshold=0.0, temperature=1.0,
-                       target='exclude', rank_on='all',
-                       dense_selection='pixel')),
+        proxy_s=dict(source='depth:bottleneck', target='depth:'),
+        proxy_t=dict(source='rgb:bottleneck', target='rgb:')),
     loss_forward_mappings=dict(
-        loss_ce=dict(logits='depth:', labels='labels'),
-        loss_ce_t=dict(logits='rgb:', labels='labels'),
+        loss_ce=dict(logits='depth:'),
+        loss_ce_t=dict(logits='rgb:'),
         loss_bd_s=dict(logits=['proxy_s', 'depth:']),
-        loss_bd_t=dict(logits=['proxy_t', 'rgb:']),
-        loss_ofsd=dict(pred='proxy_s', target='proxy_t', labels='labels')),
-    stages=dict(
-        train=dict(trainable=['student', 'members.rgb', 'connectors.proxy_s',
-                              'connectors.proxy_t'],
-                   title='C2KD on-the-fly bidirectional distillation')))
-# connectors are built from a dry forward by the multi-stage loop
-train_cfg = dict(_delete_=True, type='MultiStageTrainLoop',
-                 stages=dict(train=100), val_interval=1)
+        loss_bd_t=dict(logits=['proxy_t', 'rgb:'])),
+    stages=dict(train=dict(trainable=['student', 'members.rgb',
+                                      'connectors.proxy_s',
+                                      'connectors.proxy_t'])))

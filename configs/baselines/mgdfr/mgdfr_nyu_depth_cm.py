@@ -29,56 +29,18 @@
 # The release (KD_methods/MGDFR.py) ranks the branch net's last encoder
 # block (CBR5_*_ENC, before the pool): --cfg-options
 #   model.feature=rgb:encoder.block5
-_base_ = [
-    '../../_base_/models/fusenet.py',
-    '../../_base_/models/nyu_teachers.py',
-    '../../_base_/datasets/nyu_depth_v2.py',
-    '../../_base_/seg_runtime.py'
-]
+# (the RGB student's config with the roles swapped)
+_base_ = ['./mgdfr_nyu_rgb_cm.py']
 model = dict(
-    type='MGDFRDistiller',
-    data_preprocessor={{_base_.data_preprocessor}},
-    # label maps with void pixels (255): CE ignores them, every per-pixel
-    # term (KL, MSE) averages over the valid pixels only
-    task=dict(type='SegTask', ignore_index=255),
-    members=dict(rgb={{_base_.rgb_member}},
+    members=dict(_delete_=True, rgb={{_base_.rgb_member}},
                  depth={{_base_.depth_member}}),
     target='depth',
-    pretrained=dict(rgb={{_base_.rgb_teacher}}),
+    pretrained=dict(_delete_=True, rgb={{_base_.rgb_teacher}}),
     teacher='rgb',
     feature='rgb:bottleneck',
-    # the bottleneck is an Identity layer: its width is the last stage's
-    num_channels=512,
-    keep_ratio=0.25,
-    num_permutations=10,
-    saliency_stage='kd',
-    reinit_student='init_weights',
-    expand_at='input',
-    chunk_samples=24,
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ce_t=dict(type='CrossEntropyLoss'),
-        loss_overlap=dict(type='MSELoss', detach_target=False),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
     loss_forward_mappings=dict(
-        loss_ce=dict(logits='depth:', labels='labels'),
-        loss_ce_t=dict(logits='rgb:', labels='labels'),
+        loss_ce=dict(logits='depth:'),
+        loss_ce_t=dict(logits='rgb:'),
         loss_overlap=dict(pred='depth:', target='rgb:'),
-        loss_kd=dict(pred='depth:', target='general_logits')),
-    stages=dict(
-        overlap=dict(trainable=['student', 'members.rgb'],
-                     losses=['loss_ce', 'loss_ce_t', 'loss_overlap'],
-                     title='MGDFR teacher-student overlap training'),
-        kd=dict(trainable=['student'], losses=['loss_ce', 'loss_kd'],
-                title='MGDFR distillation on modality-general features')))
-train_cfg = dict(type='MultiStageTrainLoop', stages=dict(overlap=100, kd=100),
-                 val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(
-    constructor='StageOptimWrapperConstructor',
-    overlap=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4)),
-    kd=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4)))
-# the student is selected in the kd stage (it is re-initialised at its start)
-default_hooks = dict(
-    checkpoint=dict(type='StageCheckpointHook', best_stages=('kd', )))
+        loss_kd=dict(pred='depth:')),
+    stages=dict(overlap=dict(trainable=['student', 'members.rgb'])))
