@@ -3,9 +3,9 @@
 #   loss = CE(student, y) + 0.8 * L_CRD
 # (beta = 0.8, the authors' CIFAR-100 setting) on 128-d L2-normalised
 # embeddings of the student's fc2 and the teacher's fusion.fc2 (trainable
-# linear heads, the authors' Embed), NCE with K = 1024 negatives (the release's
-# 4096 does not fit: CRDLoss needs K < num_samples = 1,440; 1024 is about 1.2 x
-# the 864 training clips, drawn with replacement) from memory banks (2 x 1440 x
+# linear heads, the authors' Embed), NCE with K = 4096 negatives (the
+# release's; about 4.7 x the 864 training clips, drawn with replacement)
+# from memory banks (2 x 1440 x
 # 128 floats = 1.4 MiB on the training device), T = 0.07, momentum 0.5. The
 # members' schedule (baseline_ravdess.py).
 # Layers: the penultimate embeddings (the features the heads receive), as on
@@ -39,7 +39,7 @@ model = dict(
         loss_ce=dict(type='CrossEntropyLoss'),
         # num_samples: RAVDESS has 1,440 clips (dataset indices 0-1439)
         loss_crd=dict(type='CRDLoss', num_samples=1440, feat_dim=128,
-                      num_negatives=1024, temperature=0.07,
+                      num_negatives=4096, temperature=0.07,
                       momentum=0.5, loss_weight=0.8)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='video:', labels='labels'),

@@ -77,10 +77,12 @@ class CRDLoss(BaseLoss):
                  loss_weight: Union[float, dict] = 1.0,
                  loss_name: str = 'loss_crd'):
         super().__init__(loss_weight, loss_name)
-        if not 0 < num_negatives < num_samples:
+        # negatives are drawn with replacement: K may exceed the bank (the
+        # release draws 4096 from RAVDESS' 864 training clips)
+        if int(num_negatives) < 1 or int(num_samples) < 2:
             raise ValueError(
-                f'CRDLoss: num_negatives ({num_negatives}) must be in '
-                f'[1, num_samples) (num_samples = {num_samples}).')
+                f'CRDLoss: num_negatives ({num_negatives}) must be >= 1 and '
+                f'num_samples ({num_samples}) >= 2.')
         self.num_samples = num_samples
         self.feat_dim = feat_dim
         self.num_negatives = num_negatives

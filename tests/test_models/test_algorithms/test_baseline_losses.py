@@ -243,8 +243,14 @@ def test_crd_negatives_come_from_seen_training_rows_never_the_positive():
         loss(torch.randn(2, 4), torch.randn(2, 4), [3, 100])
     with pytest.raises(ValueError, match=r'\(B, 4\)'):
         loss(torch.randn(2, 5), torch.randn(2, 5), [3, 9])
-    with pytest.raises(ValueError, match=r'num_negatives \(100\)'):
-        CRDLoss(num_samples=100, num_negatives=100)
+    with pytest.raises(ValueError, match=r'num_negatives \(0\)'):
+        CRDLoss(num_samples=100, num_negatives=0)
+    # K above the bank size: drawn with replacement (RAVDESS, K = 4096)
+    many = CRDLoss(num_samples=10, feat_dim=4, num_negatives=64)
+    many.train()
+    value = many(F.normalize(torch.randn(3, 4), dim=1),
+                 F.normalize(torch.randn(3, 4), dim=1), [1, 2, 3])
+    assert torch.isfinite(value)
 
 
 def test_l2_linear_connector_is_crds_embed_head():
