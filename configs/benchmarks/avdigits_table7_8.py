@@ -3,7 +3,8 @@
 #   python tools/analysis_tools/benchmark.py \
 #       configs/benchmarks/avdigits_table7_8.py \
 #       --work-dir work_dirs/table7_8_avdigits --jobs 2
-# The default rows of both tables are one run (shared).
+# The default rows of both tables are one run (shared); the CV row changes
+# S3 only and is forked from it after S2 (fork='s2').
 title = 'AV-Digits: the paper\'s Tables 7 and 8 (S1 and load balance)'
 columns = dict(image='image student', audio='audio student')
 average_column = True
@@ -12,12 +13,12 @@ epochs = 30
 metrics = ['OA']
 
 
-def mst(*options):
+def mst(*options, fork=None):
     return dict(
         image=dict(config='configs/mst/mst_avdigits_image.py',
-                   options=list(options)),
+                   options=list(options), fork=fork),
         audio=dict(config='configs/mst/mst_avdigits_audio.py',
-                   options=list(options)))
+                   options=list(options), fork=fork))
 
 
 rows = [
@@ -28,5 +29,6 @@ rows = [
     dict(paradigm='Table 8', method='load balance KL(U || C) (default)',
          cells=mst()),
     dict(paradigm='Table 8', method='load balance CV',
-         cells=mst('model.lb_mode=cv')),
+         # S3 only: from the default row's s2_end.pth (the same S1 / S2)
+         cells=mst('model.lb_mode=cv', fork='s2')),
 ]
