@@ -9,7 +9,14 @@ kernels (other float summation orders: measured 2.3e-6 on the student after
 these few steps, for the same code), so the runs happen in one subprocess
 with torch's and oneDNN's kernels capped at AVX2 (``PINNED_NUMERICS``, read
 when torch initialises) and one thread; the c771a72 code under these
-settings on an AVX-512 machine reproduces the fixture bitwise.
+settings on an AVX-512 machine reproduced the fixture bitwise (2026-12-03).
+Another AVX-512 machine (2026-12-04) does not, for the code of that day and
+of today alike: the largest difference to the fixture is 9.2e-6 on an
+AV-Digits student (k=2; 1.9e-6 for the default) and 5.8e-4 on the NYU
+student, where a switch changes the weights far more (fixture variants
+against the default: 4e-3 .. 1.5e-2 on AV-Digits; on NYU, k=2: 2.1e-2,
+routing='mean': 1.7). ``TOLERANCE`` sits between the two: about 5x the
+measured drift, at least 10x below the smallest switch.
 """
 import json
 import os
@@ -29,6 +36,8 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: the recording machine.
 PINNED_NUMERICS = dict(ATEN_CPU_CAPABILITY='avx2', ONEDNN_MAX_CPU_ISA='AVX2',
                        OMP_NUM_THREADS='1')
+#: (weights, fingerprints) absolute tolerance per dataset (see above)
+TOLERANCE = dict(avdigits=(5e-5, 5e-4), nyu=(2e-3, 2e-2))
 AV = dict(cfg='configs/mst/mst_avdigits_image.py', epochs=(1, 1, 2))
 NYU = dict(cfg='configs/mst/mst_nyu_rgb.py', epochs=(1, 1, 1))
 # the runs of the recorder (same names, configs and overrides)
@@ -148,21 +157,23 @@ def test_same_weights_as_before_the_framework(name, results):
         (ref['config'], tuple(ref['epochs']))
     got = torch.load(osp.join(results, f'{name}.pth'), map_location='cpu',
                      weights_only=True)
+    weights, prints = TOLERANCE['nyu' if 'nyu' in variant['cfg'] else
+                                'avdigits']
 
     assert set(got['student']) == set(ref['student'])
     for key, value in ref['student'].items():
         torch.testing.assert_close(got['student'][key], value, rtol=0,
-                                   atol=1e-6, msg=f'student {key}')
+                                   atol=weights, msg=f'student {key}')
     if ref['gate'] is None:
         assert got['gate'] is None
     else:
         for key, value in ref['gate'].items():
             torch.testing.assert_close(got['gate'][key], value, rtol=0,
-                                       atol=1e-6, msg=f'gate {key}')
+                                       atol=weights, msg=f'gate {key}')
     for part in ('masknets', 'members'):
         assert set(got[part]) == set(ref[part])
         for sub in ref[part]:
             for key, value in ref[part][sub].items():
                 torch.testing.assert_close(got[part][sub][key], value,
-                                           rtol=1e-6, atol=1e-6,
+                                           rtol=1e-5, atol=prints,
                                            msg=f'{part} {sub} {key}')
