@@ -326,9 +326,9 @@ def plan(spec: Config, work_root: str, seeds: Sequence[int],
                         f'{fork!r} must be a stage of {config} followed by '
                         f'another (stages: {stages}).')
             budget = budget_options(cfg, epochs)
+            run_options = budget + cell_options + common
             cell_runs = []
             for seed in seeds:
-                run_options = budget + cell_options + common
                 if fork is None or not cell_options:
                     cell_runs.append(get_run(config, cfg, run_options,
                                              seed))
@@ -337,8 +337,8 @@ def plan(spec: Config, work_root: str, seeds: Sequence[int],
                 cell_runs.append(get_run(config, cfg, run_options, seed,
                                          base, fork))
             cells[(i, column)] = cell_runs
-    teacher_runs = list(OrderedDict((id(r), r) for r in teachers.values())
-                        .values())
+    # one run per (teacher config, seed): the values are distinct
+    teacher_runs = list(teachers.values())
     for run in teacher_runs + list(runs.values()):
         run.selections = selections(spec)
     shared = {id(r) for r in teacher_runs}
