@@ -19,46 +19,16 @@
 #       work_dirs/fitnets_nyu_depth_mm/best_CE_epoch_*.pth --seed 0
 # The release (KD_methods/FitNets.py) uses two hint/guided pairs per
 # teacher (bottleneck and first decoder block) and its MSE counts void.
-_base_ = [
-    '../../_base_/models/fusenet.py',
-    '../../_base_/models/nyu_teachers.py',
-    '../../_base_/datasets/nyu_depth_v2.py',
-    '../../_base_/seg_runtime.py'
-]
+# (the config of fitnets_nyu_rgb_mm.py with these roles)
+_base_ = ['./fitnets_nyu_rgb_mm.py']
 model = dict(
-    type='ConfigurableDistiller',
-    data_preprocessor={{_base_.data_preprocessor}},
-    # label maps with void pixels (255): CE ignores them, every per-pixel
-    # term (KL, MSE) averages over the valid pixels only
-    task=dict(type='SegTask', ignore_index=255),
-    members=dict(mm={{_base_.fusion_member}}, depth={{_base_.depth_member}}),
+    members=dict(_delete_=True, mm={{_base_.fusion_member}},
+                 depth={{_base_.depth_member}}),
     target='depth',
-    pretrained=dict(mm={{_base_.mm_teacher}}),
-    # widths and the output size come from a dry forward
-    connectors=dict(
-        hint=dict(type='ConvConnector', kernel_size=3,
-                  source='depth:bottleneck', target='mm:bottleneck')),
-    losses=dict(
-        loss_hint=dict(type='MSELoss'),
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
+    pretrained=dict(_delete_=True, mm={{_base_.mm_teacher}}),
+    connectors=dict(hint=dict(source='depth:bottleneck',
+                              target='mm:bottleneck')),
     loss_forward_mappings=dict(
-        loss_hint=dict(pred='hint', target='mm:bottleneck'),
-        loss_ce=dict(logits='depth:', labels='labels'),
-        loss_kd=dict(pred='depth:', target='mm:')),
-    stages=dict(
-        hint=dict(trainable=['student', 'connectors.hint'],
-                  losses=['loss_hint'], title='FitNets hint training'),
-        kd=dict(trainable=['student'], losses=['loss_ce', 'loss_kd'],
-                title='FitNets knowledge distillation')))
-train_cfg = dict(type='MultiStageTrainLoop', stages=dict(hint=100, kd=100),
-                 val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(
-    constructor='StageOptimWrapperConstructor',
-    hint=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4)),
-    kd=dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4)))
-# the student is selected in the KD stage (its decoder is untrained before)
-default_hooks = dict(
-    checkpoint=dict(type='StageCheckpointHook', best_stages=('kd', )))
+        loss_hint=dict(target='mm:bottleneck'),
+        loss_ce=dict(logits='depth:'),
+        loss_kd=dict(pred='depth:', target='mm:')))

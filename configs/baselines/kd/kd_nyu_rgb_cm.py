@@ -13,26 +13,13 @@
 #       work_dirs/kd_nyu_rgb_cm/best_CE_epoch_*.pth --seed 0
 # The release (KD_methods/KD.py) divides the KL by every pixel, void
 # included: --cfg-options model.losses.loss_kd.normalize=all
-_base_ = [
-    '../../_base_/models/fusenet.py',
-    '../../_base_/models/nyu_teachers.py',
-    '../../_base_/datasets/nyu_depth_v2.py',
-    '../../_base_/schedules/adam_1e-4.py',
-    '../../_base_/seg_runtime.py'
-]
+# (the config of kd_nyu_rgb_mm.py with these roles)
+_base_ = ['./kd_nyu_rgb_mm.py']
 model = dict(
-    type='ConfigurableDistiller',
-    data_preprocessor={{_base_.data_preprocessor}},
-    # label maps with void pixels (255): CE ignores them, every per-pixel
-    # term (KL, MSE) averages over the valid pixels only
-    task=dict(type='SegTask', ignore_index=255),
-    members=dict(depth={{_base_.depth_member}}, rgb={{_base_.rgb_member}}),
+    members=dict(_delete_=True, depth={{_base_.depth_member}},
+                 rgb={{_base_.rgb_member}}),
     target='rgb',
-    pretrained=dict(depth={{_base_.depth_teacher}}),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
+    pretrained=dict(_delete_=True, depth={{_base_.depth_teacher}}),
     loss_forward_mappings=dict(
-        loss_ce=dict(logits='rgb:', labels='labels'),
-        # the teacher's logit maps; the KL detaches its target
+        loss_ce=dict(logits='rgb:'),
         loss_kd=dict(pred='rgb:', target='depth:')))
