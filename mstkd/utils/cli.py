@@ -4,6 +4,7 @@ module docstring, and the entry point that reports a
 :class:`~mstkd.utils.errors.RunFailedError` (exit status 3) as one message,
 without a traceback."""
 import argparse
+import re
 import sys
 from typing import Callable
 
@@ -27,11 +28,44 @@ def doc_parser(doc: str) -> argparse.ArgumentParser:
         epilog=doc.split('\n', 2)[2])
 
 
+def user_message(error: BaseException) -> str:
+    """The message of a user-facing error, without the traceback that a
+    DataLoader worker wraps around it.
+
+    An error raised in a worker process reaches the main process re-raised
+    with the same type and the message ``Caught X in DataLoader worker
+    process N. Original Traceback (...) ... module.X: MESSAGE``. This returns
+    ``MESSAGE (in DataLoader worker process N)`` for such an error, and the
+    error's own message otherwise.
+
+    Args:
+        error (BaseException): The error.
+
+    Returns:
+        str: The message to print.
+    """
+    text = str(error)
+    name = type(error).__name__
+    head = re.match(rf'Caught {re.escape(name)} (in DataLoader worker '
+                    r'process \d+)\.\nOriginal Traceback', text)
+    if head is None:
+        return text
+    # the traceback's last entry: "package.module.Name: message" (the
+    # message may span lines); the last such line starts it
+    starts = list(
+        re.finditer(rf'^(?:[\w.]+\.)?{re.escape(name)}: ', text, re.M))
+    if not starts:
+        return text
+    message = text[starts[-1].end():].rstrip('\n')
+    return f'{message} ({head.group(1)})'
+
+
 def run_tool(main: Callable[[], object]) -> None:
     """Run a tool's ``main()``; a :class:`UserInputError` is printed as
     ``error: MESSAGE`` on stderr and the process exits with status 2; a
     :class:`RunFailedError` (e.g. the training diverged) likewise, with
-    status 3.
+    status 3. An error raised in a DataLoader worker is printed the same way,
+    without the worker's traceback (:func:`user_message`).
 
     Args:
         main (Callable): The tool's entry point (its return value is
@@ -40,8 +74,8 @@ def run_tool(main: Callable[[], object]) -> None:
     try:
         main()
     except UserInputError as e:
-        print(f'error: {e}', file=sys.stderr)
+        print(f'error: {user_message(e)}', file=sys.stderr)
         sys.exit(2)
     except RunFailedError as e:
-        print(f'error: {e}', file=sys.stderr)
+        print(f'error: {user_message(e)}', file=sys.stderr)
         sys.exit(3)

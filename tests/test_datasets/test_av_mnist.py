@@ -171,7 +171,7 @@ def test_errors_name_the_path(root, tmp_path):
         AVMNISTDataset(bad)
 
 
-def test_nan_inputs_name_file_modality_and_row(root, tmp_path):
+def test_nan_inputs_name_file_modality_and_row(root, tmp_path, capsys):
     """A NaN in a release file fails with the file, the modality and the
     row of the file, eagerly at construction and lazily when served."""
     bad = copy_root(root, tmp_path)
@@ -198,6 +198,23 @@ def test_nan_inputs_name_file_modality_and_row(root, tmp_path):
     with pytest.raises(UserInputError) as err:
         lazy[pos]
     assert str(err.value) == message
+    # served by a DataLoader worker, a tool still prints that one line
+    # (with the worker named), not the worker's traceback
+    from torch.utils.data import DataLoader, Subset
+
+    from mstkd.utils.cli import run_tool
+
+    def main():
+        for _ in DataLoader(Subset(lazy, [clean, pos]), num_workers=1,
+                            collate_fn=list):
+            pass
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        run_tool(main)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (
+        f'error: {message} (in DataLoader worker process 0)\n')
 
 
 def test_check_tool(root, tmp_path, capsys):

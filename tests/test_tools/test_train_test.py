@@ -155,19 +155,49 @@ def test_two_processes_at_half_batch_equal_one_process(tiny_avdigits,
 
 
 def test_dist_train_mst_three_stages_on_cpu(tiny_avdigits, tmp_path):
+    """2 processes at batch 32 train the MST run of one process at batch 64:
+    every stage end holds the same members, MaskNets and gate (S3's load
+    balance is on the global batch: per process, the gate differed by
+    2.6e-5 after these 8 S3 steps), and every epoch validates the student
+    alike."""
     import sys
-    work = str(tmp_path / 'dist_mst')
+
+    from mstkd.utils.checkpoint import load_full_state_dict
+    work, one = str(tmp_path / 'dist_mst'), str(tmp_path / 'one_mst')
+    opts = ['train_cfg.s1_epochs=1', 'train_cfg.s2_epochs=1',
+            'train_cfg.s3_epochs=4', 'model.masknet.projector=light',
+            *data_options(tiny_avdigits)]
     log = _ok(run_tool(
         ['bash', 'tools/dist_train.sh', 'configs/mst/mst_avdigits_image.py',
-         '2', '--work-dir', work, '--cfg-options', 'train_cfg.s1_epochs=1',
-         'train_cfg.s2_epochs=1', 'train_cfg.s3_epochs=1',
-         'model.masknet.projector=light', *data_options(tiny_avdigits)],
+         '2', '--work-dir', work, '--cfg-options', *opts],
         env=dict(PYTHON=sys.executable, PORT=_free_port())))
+    _ok(run_tool(['tools/train.py', 'configs/mst/mst_avdigits_image.py',
+                  '--work-dir', one, '--cfg-options',
+                  *[o.replace('batch_size=32', 'batch_size=64')
+                    for o in opts]]))
     for stage in ('s1', 's2', 's3'):
         assert osp.isfile(osp.join(work, f'{stage}_end.pth'))
         # members, MaskNets and gate compared across the ranks
         assert f'{stage}: weights identical on all 2 ranks' in log
-    assert 'Routing (epoch 3)' in log
+        two_w, one_w = (load_full_state_dict(osp.join(d, f'{stage}_end.pth'))
+                        for d in (work, one))
+        assert set(two_w) == set(one_w)
+        for key, value in one_w.items():
+            torch.testing.assert_close(two_w[key], value, rtol=1e-4,
+                                       atol=2e-6, msg=f'{stage}: {key}')
+    start = load_full_state_dict(osp.join(one, 's2_end.pth'))
+    assert max(float((one_w[k] - start[k]).abs().max())
+               for k in one_w if k.startswith('gate.')) > 1e-4  # S3 moved it
+    assert 'Routing (epoch 6)' in log
+    # the student's validation metrics, epoch by epoch
+    two_m, one_m = ([json.loads(line) for line in open(glob.glob(
+        osp.join(d, '*', 'vis_data', 'scalars.json'))[0]) if '"OA"' in line]
+        for d in (work, one))
+    assert len(two_m) == len(one_m) == 6
+    for a, b in zip(two_m, one_m):
+        assert a['step'] == b['step']
+        for metric in ('OA', 'AA', 'F1', 'kappa', 'CE'):
+            assert a[metric] == pytest.approx(b[metric], rel=1e-5)
     # DDP is re-wrapped per stage: both ranks end with identical students
     ckpt = torch.load(osp.join(work, 's3_end.pth'), map_location='cpu')
-    assert ckpt['meta']['epoch'] == 3 and ckpt['meta']['iter'] == 6
+    assert ckpt['meta']['epoch'] == 6 and ckpt['meta']['iter'] == 12

@@ -4,10 +4,43 @@ import math
 from typing import Union
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
 from mstkd.registry import MODELS
 from .base_loss import BaseLoss
+
+
+def global_batch_sums(probs: Tensor) -> tuple:
+    """Per-teacher sums of routing probabilities ``(B, N)`` over the global
+    batch of a distributed run, and the global batch size.
+
+    Under DDP each process holds ``B / world`` samples of the batch, and a
+    batch statistic computed per process is another loss than the one of a
+    single process at the full batch. Here the per-process sums are added
+    across the processes (``torch.distributed.nn.functional.all_reduce``,
+    differentiable: its backward adds the gradients of every process) when
+    the loss is being trained; every process then computes the same global
+    loss. Its gradient with respect to one process's ``probs`` is ``world``
+    times the global one (one term per process, all equal), and DDP
+    averages gradients over the ``world`` processes: the step is the one of
+    a single process at the full batch (tested with ``dist_train.sh``).
+
+    Without a process group, with one process, or without gradients (e.g.
+    validation, where a process may not reach a collective) the sums are
+    the local ones.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(N,)`` sums and the batch size (a 0-d
+        tensor).
+    """
+    sums = torch.cat([probs.sum(0), probs.new_tensor([probs.shape[0]])])
+    if (dist.is_available() and dist.is_initialized()
+            and dist.get_world_size() > 1 and torch.is_grad_enabled()
+            and probs.requires_grad):
+        from torch.distributed.nn.functional import all_reduce
+        sums = all_reduce(sums)
+    return sums[:-1], sums[-1]
 
 
 def load_balance(probs: Tensor, mode: str = 'kl',
@@ -24,20 +57,26 @@ def load_balance(probs: Tensor, mode: str = 'kl',
     ``KD_methods/MST.py``: ``importance.std() / importance.mean()``).
     ``divide_by_n`` divides the KL by ``N`` like the release
     (``KLDivLoss(reduction='batchmean')`` on a 1-D vector).
+
+    Under DDP the batch is the global one (:func:`global_batch_sums`), so
+    ``dist_train.sh CFG 2`` at half the per-process batch trains the gate of
+    one process at the full batch.
     """
     num = probs.shape[1]
+    if mode not in ('kl', 'cv'):
+        raise ValueError(f"mode must be 'kl' or 'cv', got {mode!r}")
+    sums, count = global_batch_sums(probs)
     if mode == 'kl':
-        c_bar = probs.mean(0).clamp_min(torch.finfo(probs.dtype).tiny)
+        c_bar = (sums / count).clamp_min(torch.finfo(probs.dtype).tiny)
         loss = (math.log(1.0 / num) - c_bar.log()).sum() / num
         return loss / num if divide_by_n else loss
     if mode == 'cv':
         if num == 1:
             return probs.sum() * 0
-        importance = probs.sum(0)
+        importance = sums
         if not cv_squared:
             return importance.std() / importance.mean()
         return importance.var() / (importance.mean()**2 + 1e-10)
-    raise ValueError(f"mode must be 'kl' or 'cv', got {mode!r}")
 
 
 @MODELS.register_module()
