@@ -3,6 +3,7 @@ kill and resume exactly."""
 import os
 import os.path as osp
 import random
+import shutil
 from contextlib import contextmanager
 from typing import List, Optional, Sequence
 
@@ -102,6 +103,14 @@ class StageCheckpointHook(CheckpointHook):
         ``epoch_*.pth`` or ``{stage}_end.pth``). A member run (no
         distiller) keeps its whole model.
 
+      - *A stage's last epoch* has no checkpoint of its own: its
+        ``epoch_N.pth`` is a hard link to the ``{stage}_end.pth`` that the
+        multi-stage loop writes right after (a copy where hard links are
+        not supported), made once that file exists; resuming from it
+        starts the next stage, as from the stage-end file. A kill before
+        the link leaves ``last_checkpoint`` at the epoch before, which
+        resume replays.
+
       ``slim=False`` (``default_hooks.checkpoint.slim=False``) writes
       every checkpoint whole, as mmengine does (only the optimizer state
       the loop dropped is missing).
@@ -123,6 +132,9 @@ class StageCheckpointHook(CheckpointHook):
         self._pending = None
         self._saved_step = None
         self._saving_best = False
+        #: the epoch checkpoint that will be a hard link to the stage-end
+        #: file the loop writes next: dict(step=..., stale=steps to remove)
+        self._stage_end_link = None
 
     def before_run(self, runner) -> None:
         super().before_run(runner)
@@ -168,7 +180,10 @@ class StageCheckpointHook(CheckpointHook):
             self._pending = None
             if self._saved_step == epoch:
                 return  # a new best re-saved it already (mmengine)
-            runner.logger.info(f'Saving checkpoint at {epoch} epochs')
+            runner.logger.info(
+                f'Checkpoint of epoch {epoch}: the stage-end file, linked '
+                'once written' if self._links_stage_end(runner, epoch) else
+                f'Saving checkpoint at {epoch} epochs')
             self._save_checkpoint_with_step(
                 runner, epoch, dict(epoch=epoch, iter=it))
 
@@ -209,9 +224,28 @@ class StageCheckpointHook(CheckpointHook):
             f.write(path)
         os.replace(target + '.tmp', target)
 
-    def _save_checkpoint_with_step(self, runner, step, meta):
-        """The new checkpoint first (atomically), then ``last_checkpoint``,
-        then the removal of checkpoints beyond ``max_keep_ckpts``."""
+    def _links_stage_end(self, runner, step) -> bool:
+        """Whether the checkpoint of epoch ``step`` is the ``{stage}_end.pth``
+        that the multi-stage loop writes right after it: the epoch ends a
+        stage, checkpoints are slim, and they go to the work dir. Then
+        ``epoch_{step}.pth`` becomes a hard link to that file (one write
+        instead of two of nearly the same content; resuming from either
+        starts the next stage)."""
+        loop = self._train_loop(runner)
+        if not (self.slim and self.by_epoch and hasattr(loop, 'stage_at')
+                and hasattr(loop, 'stage_end_files')):
+            return False
+        stage, start = loop.stage_at(step - 1)
+        if step != start + loop.stage_epochs[stage]:
+            return False
+        return osp.isdir(self.out_dir) and osp.samefile(
+            self.out_dir, runner.work_dir)
+
+    def _register_step(self, runner, step) -> list:
+        """``last_ckpt`` and the kept steps of mmengine's bookkeeping (in the
+        message hub, so the checkpoint written next holds them) for the
+        checkpoint of ``step``; returns the steps beyond
+        ``max_keep_ckpts``."""
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir,
                                                      ckpt_filename)
@@ -225,6 +259,65 @@ class StageCheckpointHook(CheckpointHook):
             self.keep_ckpt_ids.append(step)
             runner.message_hub.update_info('keep_ckpt_ids',
                                            list(self.keep_ckpt_ids))
+        return stale
+
+    def _retire(self, runner, step, stale) -> None:
+        """After the checkpoint of ``step`` exists: ``last_checkpoint``
+        names it, then the checkpoints of the ``stale`` steps go."""
+        self._saved_step = step
+        if not is_main_process():
+            return
+        self._write_last_checkpoint(runner, self.last_ckpt)
+        for old in stale:
+            path = self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(old))
+            if path != self.last_ckpt and self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+
+    def after_train_stage(self, runner, stage: str) -> None:
+        """Before the loop writes ``{stage}_end.pth``: the bookkeeping of
+        the epoch checkpoint that will link to it, so the file holds it."""
+        link = self._stage_end_link
+        if link is not None and link['stale'] is None:
+            link['stale'] = self._register_step(runner, link['step'])
+
+    def after_save_stage_checkpoint(self, runner, stage: str,
+                                    path: str) -> None:
+        """``epoch_N.pth`` of the stage's last epoch as a hard link to the
+        ``{stage}_end.pth`` just written (a copy where the file system has
+        no hard links), atomically; then ``last_checkpoint`` and the
+        removal of older epoch checkpoints."""
+        link, self._stage_end_link = self._stage_end_link, None
+        if link is None:
+            return
+        step, stale = link['step'], link['stale']
+        if stale is None:
+            stale = self._register_step(runner, step)
+        if is_main_process():
+            filename = self.filename_tmpl.format(step)
+            tmp = osp.join(self.out_dir, f'.{filename}.tmp')
+            if osp.lexists(tmp):
+                os.remove(tmp)
+            try:
+                os.link(path, tmp)
+                how = f'a hard link to {osp.basename(path)}, no bytes written'
+            except OSError:
+                shutil.copyfile(path, tmp)
+                how = f'a copy of {osp.basename(path)}'
+            os.replace(tmp, self.last_ckpt)
+            runner.logger.info(f'saved {filename} ({how})')
+        self._retire(runner, step, stale)
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        """The new checkpoint first (atomically), then ``last_checkpoint``,
+        then the removal of checkpoints beyond ``max_keep_ckpts``. At a
+        stage's last epoch the checkpoint is the stage-end file
+        (:meth:`_links_stage_end`), linked once it exists."""
+        if self._links_stage_end(runner, step):
+            self._stage_end_link = dict(step=step, stale=None)
+            return
+        ckpt_filename = self.filename_tmpl.format(step)
+        stale = self._register_step(runner, step)
         # (also mmengine's re-save after a new best: a whole checkpoint)
         best, self._saving_best = self._saving_best, False
         try:
@@ -237,15 +330,7 @@ class StageCheckpointHook(CheckpointHook):
                     backend_args=self.backend_args, **self.args)
         finally:
             self._saving_best = best
-        self._saved_step = step
-        if not is_main_process():
-            return
-        self._write_last_checkpoint(runner, self.last_ckpt)
-        for old in stale:
-            path = self.file_backend.join_path(
-                self.out_dir, self.filename_tmpl.format(old))
-            if path != self.last_ckpt and self.file_backend.isfile(path):
-                self.file_backend.remove(path)
+        self._retire(runner, step, stale)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         backend = self.file_backend
@@ -399,14 +484,19 @@ class StageCheckpointHook(CheckpointHook):
                 if key not in state and key_in(key,
                                                partial.get('dropped', [])):
                     state[key] = value
+        # an epoch_N.pth that is a hard link to the stage-end file
+        end = path and meta.get('stage') and osp.join(
+            osp.dirname(path), f'{meta["stage"]}_end.pth')
+        stage_end = end if end and osp.isfile(end) and osp.samefile(
+            end, path) else path
         if meta.get(EXTERNAL_STATE):
             used = fill_external_state(
                 checkpoint, path,
                 wanted=needed_by(unwrap_model(runner.model).state_dict()))
             if runner._resume:
-                self._note_stage_end_files(runner, [path, *used])
+                self._note_stage_end_files(runner, [stage_end, *used])
         elif runner._resume and meta.get('stage'):
-            self._note_stage_end_files(runner, [path])
+            self._note_stage_end_files(runner, [stage_end])
         if not runner._resume:  # load_from for weights: no state
             return
         rng = checkpoint.get('rng_state')

@@ -83,7 +83,9 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
     earlier stage when a resumed run enters a later one) and writes
     ``{stage}_end.pth`` atomically (a kill never leaves a truncated one).
     That file holds no optimizer state of its own stage: resuming from it
-    starts the next stage.
+    starts the next stage. The ``after_save_stage_checkpoint`` hook point
+    follows (``stage``, ``path``): with slim checkpoints the stage's last
+    ``epoch_N.pth`` is then a hard link to that file.
 
     Slim checkpoints (:class:`~mstkd.engine.hooks.StageCheckpointHook`,
     ``slim=True``) ask the loop which weights the rest of the run no longer
@@ -394,3 +396,5 @@ class MultiStageTrainLoop(EpochBasedTrainLoop):
                 f'saved {name} ({osp.getsize(path) / 2**20:.1f} MiB)')
             self.runner.logger.info(f'{title} finished: {path}')
         self.stage_end_files[stage] = path
+        self.runner.call_hook('after_save_stage_checkpoint', stage=stage,
+                              path=path)
