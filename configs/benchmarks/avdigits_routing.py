@@ -7,33 +7,20 @@
 # S3 starts from that same s2_end.pth, so the rows differ in routing only.
 #   python tools/analysis_tools/benchmark.py configs/benchmarks/avdigits_routing.py \
 #       --work-dir work_dirs/routing_avdigits --jobs 2
+_base_ = ['./_base_/avdigits_mst.py']
 title = 'AV-Digits: S3 routing options (MST-Distill, test OA)'
-columns = dict(image='image student', audio='audio student')
-seeds = [0, 1, 2, 3, 4]
-epochs = 30
-metrics = ['OA']
+average_column = False
 scalars = ['routing/entropy', 'routing/best_ce_share']
-
-
-def mst(*options):
-    return dict(
-        image=dict(config='configs/mst/mst_avdigits_image.py',
-                   options=list(options), fork='s2'),
-        audio=dict(config='configs/mst/mst_avdigits_audio.py',
-                   options=list(options), fork='s2'))
-
-
 rows = [
-    dict(paradigm='paper', method='GateNet top-1 (Eq. 13-17)',
-         cells=mst()),
+    dict(paradigm='paper', method='GateNet top-1 (Eq. 13-17)', fork='s2'),
     dict(paradigm='control', method='mean over all teachers',
-         cells=mst('model.routing=mean')),
+         options=['model.routing=mean'], fork='s2'),
     dict(paradigm='control', method='random teacher',
-         cells=mst('model.routing=random')),
+         options=['model.routing=random'], fork='s2'),
     dict(paradigm='mstkd', method='soft-weighted KD (all teachers)',
-         cells=mst('model.routing=soft')),
+         options=['model.routing=soft'], fork='s2'),
     dict(paradigm='mstkd', method='Gumbel top-1 (straight-through)',
-         cells=mst('model.routing=gumbel')),
+         options=['model.routing=gumbel'], fork='s2'),
     dict(paradigm='mstkd', method='top-1 + teacher-quality target (CE)',
-         cells=mst('model.gate_target=ce')),
+         options=['model.gate_target=ce'], fork='s2'),
 ]

@@ -8,36 +8,19 @@
 # S2 off: no MaskNets (use_masknets=False, s2_epochs=0);
 # S3 off: mean KD over every teacher instead of the GateNet's routing.
 # (e) changes S3 only: it is forked from (f)'s s2_end.pth (same S1/S2).
+_base_ = ['./_base_/avdigits_mst.py']
 title = 'AV-Digits: the paper\'s Table 3 layout (MST-Distill stages)'
-columns = dict(image='image student', audio='audio student')
-average_column = True
-seeds = [0, 1, 2, 3, 4]
-epochs = 30
-metrics = ['OA']
 S1_OFF = 'model.collaborative=independent'
 S2_OFF = ['model.use_masknets=False', 'train_cfg.s2_epochs=0']
 S3_OFF = 'model.routing=mean'
-
-
-def mst(*options):
-    flat = [o for opt in options
-            for o in (opt if isinstance(opt, list) else [opt])]
-    return dict(
-        image=dict(config='configs/mst/mst_avdigits_image.py',
-                   options=flat),
-        audio=dict(config='configs/mst/mst_avdigits_audio.py',
-                   options=flat))
-
-
 rows = [
     dict(method='baseline (w/o KD)', baseline=True,
          cells=dict(image='configs/members/avdigits_image.py',
                     audio='configs/members/avdigits_audio.py')),
-    dict(method='(a) -', cells=mst(S1_OFF, S2_OFF, S3_OFF)),
-    dict(method='(b) S3', cells=mst(S1_OFF, S2_OFF)),
-    dict(method='(c) S1 + S3', cells=mst(S2_OFF)),
-    dict(method='(d) S2 + S3', cells=mst(S1_OFF)),
-    dict(method='(e) S1 + S2',
-         cells={c: dict(v, fork='s2') for c, v in mst(S3_OFF).items()}),
-    dict(method='(f) S1 + S2 + S3 (default)', cells=mst()),
+    dict(method='(a) -', options=[S1_OFF, S2_OFF, S3_OFF]),
+    dict(method='(b) S3', options=[S1_OFF, S2_OFF]),
+    dict(method='(c) S1 + S3', options=[S2_OFF]),
+    dict(method='(d) S2 + S3', options=[S1_OFF]),
+    dict(method='(e) S1 + S2', options=[S3_OFF], fork='s2'),
+    dict(method='(f) S1 + S2 + S3 (default)'),
 ]

@@ -5,30 +5,14 @@
 #       --work-dir work_dirs/table7_8_avdigits --jobs 2
 # The default rows of both tables are one run (shared); the CV row changes
 # S3 only and is forked from it after S2 (fork='s2').
+_base_ = ['./_base_/avdigits_mst.py']
 title = 'AV-Digits: the paper\'s Tables 7 and 8 (S1 and load balance)'
-columns = dict(image='image student', audio='audio student')
-average_column = True
-seeds = [0, 1, 2, 3, 4]
-epochs = 30
-metrics = ['OA']
-
-
-def mst(*options, fork=None):
-    return dict(
-        image=dict(config='configs/mst/mst_avdigits_image.py',
-                   options=list(options), fork=fork),
-        audio=dict(config='configs/mst/mst_avdigits_audio.py',
-                   options=list(options), fork=fork))
-
-
 rows = [
-    dict(paradigm='Table 7', method='S1 joint, no detach (default)',
-         cells=mst()),
+    dict(paradigm='Table 7', method='S1 joint, no detach (default)'),
     dict(paradigm='Table 7', method='S1 DML-style (detached partners)',
-         cells=mst('model.collaborative=dml')),
-    dict(paradigm='Table 8', method='load balance KL(U || C) (default)',
-         cells=mst()),
+         options=['model.collaborative=dml']),
+    dict(paradigm='Table 8', method='load balance KL(U || C) (default)'),
     dict(paradigm='Table 8', method='load balance CV',
          # S3 only: from the default row's s2_end.pth (the same S1 / S2)
-         cells=mst('model.lb_mode=cv', fork='s2')),
+         options=['model.lb_mode=cv'], fork='s2'),
 ]

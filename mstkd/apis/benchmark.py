@@ -21,6 +21,16 @@ A spec is a Python config (see ``configs/benchmarks/``)::
                         audio=dict(config='...', options=['k=v']))),
         ...]
 
+Rows that run one config per column with the same options give
+``options`` (strings or lists of them) and ``fork`` instead of ``cells``,
+the configs coming from the spec's ``configs``::
+
+    configs = dict(image='configs/mst/mst_avdigits_image.py',
+                   audio='configs/mst/mst_avdigits_audio.py')
+    rows = [dict(method='default'),
+            dict(method='CV load balance', options=['model.lb_mode=cv'],
+                 fork='s2')]
+
 **The same budget for every cell** (``epochs = E``): a single-stage run
 trains ``E`` epochs; a multi-stage run (FitNets' hint + KD, any
 ``MultiStageTrainLoop``) splits ``E`` over its stages in order; MST-Distill
@@ -69,6 +79,24 @@ SELECTIONS = ('CE', 'OA')
 
 
 # ---------------------------------------------------------------- the spec
+def flatten_options(options) -> list:
+    """``--cfg-options`` given as strings or lists of them, flattened."""
+    if isinstance(options, str):
+        return [options]
+    return [o for opt in options or []
+            for o in ([opt] if isinstance(opt, str) else opt)]
+
+
+def _row_cells(spec: Config, row) -> dict:
+    """A row without ``cells``: one cell per column from the spec's
+    ``configs`` (column -> config), each with the row's ``options`` and
+    ``fork``."""
+    options = flatten_options(row.get('options'))
+    return {column: dict(config=config, options=list(options),
+                         fork=row.get('fork'))
+            for column, config in spec.configs.items()}
+
+
 def selections(spec: Config) -> tuple:
     """The best checkpoints every run is tested with: the spec's
     ``selections`` (the keys of the configs' ``save_best``, e.g.
@@ -86,9 +114,13 @@ def load_spec(path: str) -> Config:
         if key not in spec:
             raise UserInputError(f'{path}: the spec needs "{key}".')
     for i, row in enumerate(spec.rows):
+        if 'cells' not in row and 'method' in row and 'configs' in spec:
+            row['cells'] = _row_cells(spec, row)
         if 'method' not in row or 'cells' not in row:
-            raise UserInputError(f'{path}: rows[{i}] needs "method" and '
-                                 '"cells".')
+            raise UserInputError(
+                f'{path}: rows[{i}] needs "method" and "cells" (or the '
+                'spec\'s "configs", column -> config, for rows that give '
+                '"options" and "fork" only).')
         unknown = sorted(set(row.cells) - set(spec.columns))
         if unknown:
             raise UserInputError(

@@ -184,3 +184,38 @@ rows = [
             assert cell['n'] == 1 and cell['values'] == [tested['mIoU']]
     md = open(osp.join(work, 'table.md')).read()
     assert '**mIoU, best checkpoint by validation mIoU (mIoU)**' in md
+
+
+def test_rows_with_options_take_the_spec_configs(tmp_path):
+    """A row without ``cells`` runs the spec's ``configs`` (one per column)
+    with its ``options`` (lists flattened) and ``fork``; the plan equals
+    the one of the same cells written out."""
+    from mstkd.apis.benchmark import load_spec, plan
+    mst = dict(image='configs/mst/mst_avdigits_image.py',
+               audio='configs/mst/mst_avdigits_audio.py')
+    short = tmp_path / 'short.py'
+    short.write_text(f"""
+columns = dict(image='image', audio='audio')
+configs = {mst!r}
+rows = [dict(method='default'),
+        dict(method='off', options=[['a.b=1', 'c=2'], 'd=3']),
+        dict(method='cv', options=['model.lb_mode=cv'], fork='s2')]
+""")
+
+    def cells(options, fork=None):
+        return {c: dict(config=p, options=options, fork=fork)
+                for c, p in mst.items()}
+
+    full = tmp_path / 'full.py'
+    full.write_text(f"""
+columns = dict(image='image', audio='audio')
+rows = [dict(method='default', cells={cells([])!r}),
+        dict(method='off', cells={cells(['a.b=1', 'c=2', 'd=3'])!r}),
+        dict(method='cv', cells={cells(['model.lb_mode=cv'], 's2')!r})]
+""")
+    a, b = load_spec(str(short)), load_spec(str(full))
+    assert [r.cells for r in a.rows] == [r.cells for r in b.rows]
+    plans = [plan(s, str(tmp_path / 'w'), [0], 10) for s in (a, b)]
+    assert [r.work_dir for r in plans[0][1]] == \
+        [r.work_dir for r in plans[1][1]]
+    assert plans[0][1][-1].fork == 's2'
