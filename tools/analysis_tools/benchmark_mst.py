@@ -30,13 +30,30 @@ through the model's ``train_step`` (``--micro-batch`` applies there):
 - ``s3``: Eq. 18 with cached teacher logits (first epoch fills the cache and
   is reported separately);
 - ``s3_nocache``: Eq. 18 recomputing the frozen teachers every step (one
-  batched no-grad forward per base teacher).
+  batched no-grad forward per base teacher);
+- ``student_compile``, ``s2_masknets_compile``: ``student`` and
+  ``s2_masknets`` with the student / each MaskNet under ``torch.compile``
+  (inductor); the compilation is in the first step (the first epoch of
+  the cached mode), reported separately.
+
+``--checkpoint-bytes`` measures instead what a whole run writes to its work
+dir: ``tools/train.py configs/mst/mst_avdigits_image.py`` (the embedded
+AV-Digits data, the paper's full projectors) for 1+1+1 epochs, with slim
+checkpoints (the default) and with ``slim=False``; per file its size as
+the log reports it (``saved NAME (N MiB)``), the bytes written in all, on
+disk at the end, and their ratio to all the weights of the run (members +
+MaskNets + gate) and, for the best checkpoints, to the student's.
 """
 import argparse
+import glob
 import json
+import os
+import os.path as osp
+import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -127,11 +144,13 @@ def run_mode(mode: str, args) -> dict:
     model.train()
     result = dict(mode=mode)
     cached = mode in ('s2', 's2_bf16', 's3', 's2_masknets',
-                      's2_masknets_math')
-    if mode == 'student':
+                      's2_masknets_math', 's2_masknets_compile')
+    compiled = mode.endswith('_compile')
+    if mode in ('student', 'student_compile'):
         student = model.members[args.target]
         params = list(student.parameters())
-        steps = [_plain_step(student, _optim(params), _ce)]
+        steps = [_plain_step(torch.compile(student) if compiled else student,
+                             _optim(params), _ce)]
     elif mode == 's1_separate':
         # the floor of S1: each member trained alone, one after another
         params, steps = [], []
@@ -150,6 +169,8 @@ def run_mode(mode: str, args) -> dict:
         params = list(model.masknets.parameters())
         optim = _optim(params)
         feats = {}
+        nets = {s.key: torch.compile(model.masknets[s.key]) if compiled
+                else model.masknets[s.key] for s in model.specialized}
 
         @torch.no_grad()
         def features(inputs):
@@ -166,7 +187,7 @@ def run_mode(mode: str, args) -> dict:
             if ids not in feats:
                 feats[ids] = features(inputs)
             optim.update_params(sum(
-                model.masknets[s.key](feats[ids][s.key]).mean()
+                nets[s.key](feats[ids][s.key]).mean()
                 for s in model.specialized))
         steps = [step]
     else:
@@ -195,8 +216,11 @@ def run_mode(mode: str, args) -> dict:
     if cached:
         result['first_epoch_s'] = epoch()  # fills the cache
     else:
-        for step in steps:  # warm-up
+        start = time.perf_counter()
+        for step in steps:  # warm-up (and, compiled, the compilation)
             step(*data[0])
+        if compiled:
+            result['first_epoch_s'] = time.perf_counter() - start
     times = [epoch() for _ in range(args.epochs)]
     result['epoch_s'] = sum(times) / len(times)
     result['peak_rss_gb'] = resource.getrusage(
@@ -208,7 +232,8 @@ def run_mode(mode: str, args) -> dict:
 FLOORS = dict(s1='s1_separate', s2='s2_nocache', s2_bf16='s2', s3='student',
               s3_nocache='student', s1_separate='student', student=None,
               s2_nocache=None, s2_masknets='s2',
-              s2_masknets_math='s2_masknets')
+              s2_masknets_math='s2_masknets', student_compile='student',
+              s2_masknets_compile='s2_masknets')
 
 
 def extrapolate(rows: dict, epochs: int = 100):
@@ -227,6 +252,71 @@ def extrapolate(rows: dict, epochs: int = 100):
                            stage('s3_nocache')))
     return {k: sum(v) / 3600 for k, v in parts.items()
             if all(x is not None for x in v)}
+
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SAVED = re.compile(r' - saved (\S+) \((?:([0-9.]+) MiB|(.*))')
+
+
+def checkpoint_bytes(slim: bool, epochs=(1, 1, 1)) -> dict:
+    """What an AV-Digits MST run of ``epochs`` (S1, S2, S3) writes: the
+    files as the log reports them, in MiB, the totals and the weights."""
+    from mstkd.utils.checkpoint import load_full_state_dict
+    with tempfile.TemporaryDirectory() as work:
+        cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'),
+               osp.join(REPO, 'configs', 'mst', 'mst_avdigits_image.py'),
+               '--work-dir', work, '--cfg-options',
+               *(f'train_cfg.s{i + 1}_epochs={n}'
+                 for i, n in enumerate(epochs)),
+               f'default_hooks.checkpoint.slim={slim}']
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        if proc.returncode != 0:
+            sys.exit(f'checkpoint run failed:\n{proc.stderr[-3000:]}')
+        files = []
+        for line in (proc.stdout + proc.stderr).splitlines():
+            m = SAVED.search(line)
+            if m:
+                files.append(dict(file=m.group(1),
+                                  mib=float(m.group(2) or 0),
+                                  note=m.group(3) or ''))
+        on_disk, seen = 0, set()
+        for path in glob.glob(osp.join(work, '*.pth')):
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                on_disk += st.st_size
+        state = load_full_state_dict(osp.join(work, 's3_end.pth'))
+        best = sorted(glob.glob(osp.join(work, 'best_*.pth')))
+        best_mib = max(osp.getsize(p) for p in best) / 2**20 if best else 0
+    weights = sum(v.numel() * v.element_size() for v in state.values()
+                  if v.is_floating_point()) / 2**20
+    student = sum(v.numel() * v.element_size() for k, v in state.items()
+                  if k.startswith('members.image.')) / 2**20
+    written = sum(f['mib'] for f in files)
+    return dict(slim=slim, epochs=list(epochs), files=files,
+                written_mib=written, on_disk_mib=on_disk / 2**20,
+                weights_mib=weights, student_mib=student,
+                best_mib=best_mib)
+
+
+def print_checkpoint_bytes(rows) -> None:
+    print('\nCheckpoint bytes of an AV-Digits MST run (image student, full '
+          'projectors), epochs S1+S2+S3 = '
+          f'{"+".join(map(str, rows[0]["epochs"]))}:\n')
+    print('| slim | files written (MiB) | written in all | on disk at the '
+          'end | best checkpoint |')
+    print('|---|---|---|---|---|')
+    for r in rows:
+        files = ', '.join(
+            f'{f["file"]} {f["mib"]:.1f}' if f['mib'] or not f['note']
+            else f'{f["file"]} (link)' for f in r['files'])
+        w = r['weights_mib']
+        print(f'| {r["slim"]} | {files} | {r["written_mib"]:.1f} MiB '
+              f'(**{r["written_mib"] / w:.2f}x** the {w:.1f} MiB of '
+              f'weights) | {r["on_disk_mib"]:.1f} MiB '
+              f'({r["on_disk_mib"] / w:.2f}x) | {r["best_mib"]:.2f} MiB '
+              f'({r["best_mib"] / r["student_mib"]:.2f}x the student\'s '
+              f'{r["student_mib"]:.2f} MiB) |')
 
 
 def main():
@@ -248,9 +338,20 @@ def main():
                         help='torch threads (0: torch default)')
     parser.add_argument('--one', help=argparse.SUPPRESS)
     parser.add_argument('--out', help='also write the rows as JSON')
+    parser.add_argument(
+        '--checkpoint-bytes', action='store_true',
+        help='measure the bytes a 1+1+1-epoch AV-Digits MST run writes '
+        '(slim and not), instead of the stage costs')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.checkpoint_bytes:
+        rows = [checkpoint_bytes(slim) for slim in (True, False)]
+        print_checkpoint_bytes(rows)
+        if args.out:
+            with open(args.out, 'w') as f:
+                json.dump(dict(checkpoint_bytes=rows), f, indent=2)
+        return
     if args.one:
         print(json.dumps(run_mode(args.one, args)))
         return
@@ -281,8 +382,11 @@ def main():
     for mode, r in rows.items():
         floor = FLOORS.get(mode)
         ref = rows.get(floor, {}).get('epoch_s') if floor else None
-        extra = (f' (first epoch {r["first_epoch_s"]:.2f}, fills the '
-                 'cache)' if 'first_epoch_s' in r else '')
+        extra = '' if 'first_epoch_s' not in r else (
+            f' (first {"epoch" if mode.startswith("s2") else "step"} '
+            f'{r["first_epoch_s"]:.2f}, compiles)' if mode.endswith(
+                '_compile') else
+            f' (first epoch {r["first_epoch_s"]:.2f}, fills the cache)')
         print(f'| {mode} | {r["trainable"]:,} | {r["epoch_s"]:.2f}{extra} '
               f'| {floor or "-"} | '
               + (f'{r["epoch_s"] / ref:.2f}' if ref else '-') + ' | '
