@@ -102,6 +102,20 @@ def _png(path, size):
     assert (image.max(2).astype(int) - image.min(2) > 60).any()  # colour
 
 
+def _loo_knn(x, labels, k=5):
+    """Leave-one-out k-NN accuracy, Euclidean, majority vote; a tie goes
+    to the tied class met first among the neighbours (nearest first)."""
+    correct = 0
+    for i in range(len(labels)):
+        dist = [(float(((x[i] - x[j])**2).sum()), j)
+                for j in range(len(labels)) if j != i]
+        votes = [labels[j] for _, j in sorted(dist)[:k]]
+        top = max(votes.count(v) for v in votes)
+        pred = next(v for v in votes if votes.count(v) == top)
+        correct += pred == labels[i]
+    return correct / len(labels)
+
+
 def test_tool_writes_figures_and_scores(run, tmp_path, monkeypatch, capsys):
     out = str(tmp_path / 'out')
     # s3_end.pth is slim: its (frozen) MaskNets are read from s2_end.pth
@@ -121,10 +135,13 @@ def test_tool_writes_figures_and_scores(run, tmp_path, monkeypatch, capsys):
         assert data['N'] == len(data['labels']) > 10
         assert (data['s2_epochs_done'], data['s2_epochs']) == (1, 1)
         for which in ('before', 'after'):
-            for score in ('knn_2d', 'knn_feature'):
-                assert 0.0 <= data['scores'][which][score] <= 1.0
-            assert np.asarray(data['embedding'][which]).shape == \
-                (data['N'], 2)
+            assert 0.0 <= data['scores'][which]['knn_feature'] <= 1.0
+            embedding = np.asarray(data['embedding'][which])
+            assert embedding.shape == (data['N'], 2)
+            # the 2-D score is the leave-one-out 5-NN accuracy of the
+            # embedding written
+            assert data['scores'][which]['knn_2d'] == pytest.approx(
+                _loo_knn(embedding, data['labels']), abs=1e-12)
         assert 0.0 < data['mask']['mean'] < 1.0
         assert f'{name}: {data["N"]} samples' in printed
 

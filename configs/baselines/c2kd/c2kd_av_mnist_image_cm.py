@@ -1,16 +1,8 @@
 # C2KD (Huo et al., "C2KD: Bridging the Modality Gap for Cross-Modal Knowledge
 # Distillation", CVPR 2024) on AV-MNIST: image student (LeNet5), cross-modal
 # (CM) teacher: the audio member (configs/members/av_mnist_audio.py, trained
-# first), which keeps training, on the fly, with the student. Proxies
-# (ProxyHead: Linear-BN-LeakyReLU-Linear) on a student and a teacher feature:
-#   loss = CE(student) + CE(teacher)
-#        + [KL(t || proxy_t) + KL(proxy_t || t)]   (each side detached)
-#        + [KL(s || proxy_s) + KL(proxy_s || s)]
-#        + OFSD: non-target-class KL between the proxies, both ways, on
-#          the samples whose proxies' Kendall tau > 0
-# T = 1, all weights 1 (the reference release, main-C2KD.py); the members'
-# schedule (baseline_av_mnist.py), one stage training the student, the teacher
-# and both proxies.
+# first), which keeps training, on the fly, with the student: the loss of
+# _base_/methods/c2kd.py, the members' schedule (baseline_av_mnist.py).
 # Proxies on LeNet5 fc1 (84-d, its penultimate layer, as on AV-Digits and in
 # the release) and on the audio CNN's conv3 map (128 channels, averaged by the
 # proxy), the release's ProxyNet on conv3_maxpool: the CNN's penultimate
@@ -21,6 +13,7 @@
 #       --work-dir work_dirs/av_mnist_audio
 #   python tools/train.py configs/baselines/c2kd/c2kd_av_mnist_image_cm.py
 _base_ = [
+    '../../_base_/methods/c2kd.py',
     '../../_base_/models/av_mnist_members.py',
     '../../_base_/models/av_mnist_teachers.py',
     '../../_base_/datasets/av_mnist.py',
@@ -28,7 +21,6 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(audio={{_base_.audio_member}},
                  image={{_base_.image_member}}),
     target='image',
@@ -39,13 +31,6 @@ model = dict(
                      target='image:'),
         proxy_t=dict(type='ProxyHead', source='audio:conv3',
                      target='audio:')),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ce_t=dict(type='CrossEntropyLoss'),
-        loss_bd_s=dict(type='MutualKLLoss', temperature=1.0, detach=True),
-        loss_bd_t=dict(type='MutualKLLoss', temperature=1.0, detach=True),
-        loss_ofsd=dict(type='C2KDLoss', threshold=0.0, temperature=1.0,
-                       target='exclude', rank_on='all')),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='image:', labels='labels'),
         loss_ce_t=dict(logits='audio:', labels='labels'),
@@ -54,8 +39,7 @@ model = dict(
         loss_ofsd=dict(pred='proxy_s', target='proxy_t', labels='labels')),
     stages=dict(
         train=dict(trainable=['student', 'members.audio',
-                              'connectors.proxy_s', 'connectors.proxy_t'],
-                   title='C2KD on-the-fly bidirectional distillation')))
+                              'connectors.proxy_s', 'connectors.proxy_t'])))
 # connectors are built from a dry forward by the multi-stage loop
 train_cfg = dict(_delete_=True, type='MultiStageTrainLoop',
                  stages=dict(train={{_base_.train_cfg.max_epochs}}),

@@ -3,17 +3,11 @@
 # Table 2): depth student, the cross-modal (CM) teacher: the RGB branch net
 # (configs/members/nyu_rgb.py, trained first), which keeps training,
 # on the fly, with the student.
-# Proxies (ProxyHead, dense: Linear-BN-LeakyReLU-Linear on every cell) on
-# the student's and the teacher's encoder-decoder bottleneck
-# (512 x H/32 x W/32), upsampled bilinearly to the logit maps. Per valid
-# pixel (label != 255):
-#   loss = CE(student) + CE(teacher)
-#        + [KL(t || proxy_t) + KL(proxy_t || t)]   (each side detached)
-#        + [KL(s || proxy_s) + KL(proxy_s || s)]
-#        + OFSD: non-target-class KL between the proxies, both ways, on the
-#          pixels whose proxies' Kendall tau (over the 40 classes) > 0
-# T = 1, all weights 1 (the release, main-C2KD.py). Adam 1e-4, 100 epochs,
-# one stage training the student, the teacher and both proxies.
+# Proxies (ProxyHead, dense: Linear-BN-LeakyReLU-Linear on every cell) on the
+# student's and the teacher's encoder-decoder bottleneck (512 x H/32 x W/32),
+# upsampled bilinearly to the logit maps. Per valid pixel (label != 255), the
+# loss of _base_/methods/c2kd.py, OFSD on the pixels whose proxies' Kendall tau
+# (over the 40 classes) > 0. Adam 1e-4, 100 epochs.
 #   python tools/train.py configs/members/nyu_rgb.py --seed 0 \
 #       --work-dir work_dirs/nyu_rgb
 #   python tools/train.py configs/baselines/c2kd/c2kd_nyu_depth_cm.py --seed 0

@@ -3,17 +3,11 @@
 # Table 2): RGB student, the cross-modal (CM) teacher: the depth branch net
 # (configs/members/nyu_depth.py, trained first), which keeps training,
 # on the fly, with the student.
-# Proxies (ProxyHead, dense: Linear-BN-LeakyReLU-Linear on every cell) on
-# the student's and the teacher's encoder-decoder bottleneck
-# (512 x H/32 x W/32), upsampled bilinearly to the logit maps. Per valid
-# pixel (label != 255):
-#   loss = CE(student) + CE(teacher)
-#        + [KL(t || proxy_t) + KL(proxy_t || t)]   (each side detached)
-#        + [KL(s || proxy_s) + KL(proxy_s || s)]
-#        + OFSD: non-target-class KL between the proxies, both ways, on the
-#          pixels whose proxies' Kendall tau (over the 40 classes) > 0
-# T = 1, all weights 1 (the release, main-C2KD.py). Adam 1e-4, 100 epochs,
-# one stage training the student, the teacher and both proxies.
+# Proxies (ProxyHead, dense: Linear-BN-LeakyReLU-Linear on every cell) on the
+# student's and the teacher's encoder-decoder bottleneck (512 x H/32 x W/32),
+# upsampled bilinearly to the logit maps. Per valid pixel (label != 255), the
+# loss of _base_/methods/c2kd.py, OFSD on the pixels whose proxies' Kendall tau
+# (over the 40 classes) > 0. Adam 1e-4, 100 epochs.
 #   python tools/train.py configs/members/nyu_depth.py --seed 0 \
 #       --work-dir work_dirs/nyu_depth
 #   python tools/train.py configs/baselines/c2kd/c2kd_nyu_rgb_cm.py --seed 0
@@ -25,6 +19,7 @@
 #   model.connectors.proxy_s.source=rgb:decoder.block4
 #   model.connectors.proxy_t.source=depth:decoder.block4
 _base_ = [
+    '../../_base_/methods/c2kd.py',
     '../../_base_/models/fusenet.py',
     '../../_base_/models/nyu_teachers.py',
     '../../_base_/datasets/nyu_depth_v2.py',
@@ -32,7 +27,6 @@ _base_ = [
     '../../_base_/seg_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     data_preprocessor={{_base_.data_preprocessor}},
     # label maps with void pixels (255): CE ignores them, every per-pixel
     # term (KL, MSE) averages over the valid pixels only
@@ -48,14 +42,7 @@ model = dict(
                      target='rgb:'),
         proxy_t=dict(type='ProxyHead', dense=True, source='depth:bottleneck',
                      target='depth:')),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ce_t=dict(type='CrossEntropyLoss'),
-        loss_bd_s=dict(type='MutualKLLoss', temperature=1.0, detach=True),
-        loss_bd_t=dict(type='MutualKLLoss', temperature=1.0, detach=True),
-        loss_ofsd=dict(type='C2KDLoss', threshold=0.0, temperature=1.0,
-                       target='exclude', rank_on='all',
-                       dense_selection='pixel')),
+    losses=dict(loss_ofsd=dict(dense_selection='pixel')),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='rgb:', labels='labels'),
         loss_ce_t=dict(logits='depth:', labels='labels'),
@@ -64,8 +51,7 @@ model = dict(
         loss_ofsd=dict(pred='proxy_s', target='proxy_t', labels='labels')),
     stages=dict(
         train=dict(trainable=['student', 'members.depth', 'connectors.proxy_s',
-                              'connectors.proxy_t'],
-                   title='C2KD on-the-fly bidirectional distillation')))
+                              'connectors.proxy_t'])))
 # connectors are built from a dry forward by the multi-stage loop
 train_cfg = dict(_delete_=True, type='MultiStageTrainLoop',
                  stages=dict(train=100), val_interval=1)

@@ -2,16 +2,8 @@
 # Distillation", CVPR 2024) on VGGSound-50k: visual student (the 3-D CNN +
 # MLP), cross-modal (CM) teacher: the audio member
 # (configs/members/vggsound50k_audio.py, trained first), which keeps training,
-# on the fly, with the student. Proxies (ProxyHead: Linear-BN-LeakyReLU-Linear)
-# on a student and a teacher feature:
-#   loss = CE(student) + CE(teacher)
-#        + [KL(t || proxy_t) + KL(proxy_t || t)]   (each side detached)
-#        + [KL(s || proxy_s) + KL(proxy_s || s)]
-#        + OFSD: non-target-class KL between the proxies, both ways, on
-#          the samples whose proxies' Kendall tau > 0
-# T = 1, all weights 1 (the reference release, main-C2KD.py); the members'
-# schedule (baseline_vggsound50k.py), one stage training the student, the
-# teacher and both proxies.
+# on the fly, with the student: the loss of _base_/methods/c2kd.py, the
+# members' schedule (baseline_vggsound50k.py).
 # Proxies on the penultimate layers, fc2 (160-d), as on AV-Digits; the
 # reference release (KD_methods/C2KD.py) puts them on fc1 (320-d) here:
 #   --cfg-options model.connectors.proxy_s.source=visual:fc1 \
@@ -21,6 +13,7 @@
 #       --work-dir work_dirs/vggsound50k_audio
 #   python tools/train.py configs/baselines/c2kd/c2kd_vggsound50k_visual_cm.py
 _base_ = [
+    '../../_base_/methods/c2kd.py',
     '../../_base_/models/vggsound50k_members.py',
     '../../_base_/models/vggsound50k_teachers.py',
     '../../_base_/datasets/vggsound50k.py',
@@ -28,7 +21,6 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(audio={{_base_.audio_member}},
                  visual={{_base_.visual_member}}),
     target='visual',
@@ -39,13 +31,6 @@ model = dict(
                      target='visual:'),
         proxy_t=dict(type='ProxyHead', source='audio:fc2',
                      target='audio:')),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ce_t=dict(type='CrossEntropyLoss'),
-        loss_bd_s=dict(type='MutualKLLoss', temperature=1.0, detach=True),
-        loss_bd_t=dict(type='MutualKLLoss', temperature=1.0, detach=True),
-        loss_ofsd=dict(type='C2KDLoss', threshold=0.0, temperature=1.0,
-                       target='exclude', rank_on='all')),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='visual:', labels='labels'),
         loss_ce_t=dict(logits='audio:', labels='labels'),
@@ -54,8 +39,7 @@ model = dict(
         loss_ofsd=dict(pred='proxy_s', target='proxy_t', labels='labels')),
     stages=dict(
         train=dict(trainable=['student', 'members.audio',
-                              'connectors.proxy_s', 'connectors.proxy_t'],
-                   title='C2KD on-the-fly bidirectional distillation')))
+                              'connectors.proxy_s', 'connectors.proxy_t'])))
 # connectors are built from a dry forward by the multi-stage loop
 train_cfg = dict(_delete_=True, type='MultiStageTrainLoop',
                  stages=dict(train={{_base_.train_cfg.max_epochs}}),

@@ -1,17 +1,15 @@
 # CRD (Tian et al., "Contrastive Representation Distillation", ICLR 2020)
 # on AV-Digits: image student, multimodal (MM) teacher, frozen.
-#   loss = CE(student, y) + 0.8 * L_CRD
-# (beta = 0.8, the authors' CIFAR-100 setting) on 128-d L2-normalised
-# embeddings of the student's fc1 and the teacher's fusion.fc1 (trainable
-# linear heads, the authors' Embed), NCE with K = 4096 negatives from
-# memory banks (2 x 5000 x 128 floats = 4.9 MiB on the training device),
-# T = 0.07, momentum 0.5. 30 epochs.
+# The loss of _base_/methods/crd.py on the embeddings of the student's fc1
+# and the teacher's fusion.fc1 (memory banks: 2 x 5000 x 128 floats =
+# 4.9 MiB on the training device), 30 epochs.
 #   python tools/train.py configs/members/avdigits_fusion.py \
 #       --work-dir work_dirs/avdigits_fusion
 #   python tools/train.py configs/baselines/crd/crd_avdigits_image_mm.py
 # The reference release (main-CRD.py) weighs 0.5 CE + 0.5 CRD; set
 # model.losses.loss_ce.loss_weight=0.5 model.losses.loss_crd.loss_weight=0.5.
 _base_ = [
+    '../../_base_/methods/crd.py',
     '../../_base_/models/avdigits_members.py',
     '../../_base_/models/avdigits_teachers.py',
     '../../_base_/datasets/avdigits.py',
@@ -19,21 +17,14 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}}, image={{_base_.image_member}}),
     target='image',
     pretrained=dict(mm={{_base_.mm_teacher}}),
-    connectors=dict(
-        embed_s=dict(type='LinearConnector', source='image:fc1',
-                     out_channels=128, l2_normalize=True),
-        embed_t=dict(type='LinearConnector', source='mm:fusion.fc1',
-                     out_channels=128, l2_normalize=True)),
+    connectors=dict(embed_s=dict(source='image:fc1'),
+                    embed_t=dict(source='mm:fusion.fc1')),
     losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
         # num_samples: AV-Digits has 5000 samples (dataset indices 0-4999)
-        loss_crd=dict(type='CRDLoss', num_samples=5000, feat_dim=128,
-                      num_negatives=4096, temperature=0.07, momentum=0.5,
-                      loss_weight=0.8)),
+        loss_crd=dict(num_samples=5000)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='image:', labels='labels'),
         loss_crd=dict(pred='embed_s', target='embed_t',

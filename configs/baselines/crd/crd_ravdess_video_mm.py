@@ -1,13 +1,10 @@
 # CRD (Tian et al., "Contrastive Representation Distillation", ICLR 2020) on
 # RAVDESS: video student (the 3-D CNN + MLP), multimodal (MM) teacher, frozen.
-#   loss = CE(student, y) + 0.8 * L_CRD
-# (beta = 0.8, the authors' CIFAR-100 setting) on 128-d L2-normalised
-# embeddings of the student's fc2 and the teacher's fusion.fc2 (trainable
-# linear heads, the authors' Embed), NCE with K = 4096 negatives (the
-# release's; about 4.7 x the 864 training clips, drawn with replacement)
-# from memory banks (2 x 1440 x
-# 128 floats = 1.4 MiB on the training device), T = 0.07, momentum 0.5. The
-# members' schedule (baseline_ravdess.py).
+# The loss of _base_/methods/crd.py on the embeddings of the student's fc2 and
+# the teacher's fusion.fc2 (K = 4096 negatives: about 4.7 x the 864 training
+# clips, drawn with replacement; memory banks: 2 x 1440 x 128 floats =
+# 1.4 MiB on the training device), the members' schedule
+# (baseline_ravdess.py).
 # Layers: the penultimate embeddings (the features the heads receive), as on
 # AV-Digits and in the reference release, also the second MaskNet layer of
 # configs/mst/mst_ravdess_*.py: fc2 (160-d) of the unimodal members, fusion.fc2
@@ -18,6 +15,7 @@
 #       --work-dir work_dirs/ravdess_fusion
 #   python tools/train.py configs/baselines/crd/crd_ravdess_video_mm.py
 _base_ = [
+    '../../_base_/methods/crd.py',
     '../../_base_/models/ravdess_members.py',
     '../../_base_/models/ravdess_teachers.py',
     '../../_base_/datasets/ravdess.py',
@@ -25,22 +23,15 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}},
                  video={{_base_.video_member}}),
     target='video',
     pretrained=dict(mm={{_base_.mm_teacher}}),
-    connectors=dict(
-        embed_s=dict(type='LinearConnector', source='video:fc2',
-                     out_channels=128, l2_normalize=True),
-        embed_t=dict(type='LinearConnector', source='mm:fusion.fc2',
-                     out_channels=128, l2_normalize=True)),
+    connectors=dict(embed_s=dict(source='video:fc2'),
+                    embed_t=dict(source='mm:fusion.fc2')),
     losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
         # num_samples: RAVDESS has 1,440 clips (dataset indices 0-1439)
-        loss_crd=dict(type='CRDLoss', num_samples=1440, feat_dim=128,
-                      num_negatives=4096, temperature=0.07,
-                      momentum=0.5, loss_weight=0.8)),
+        loss_crd=dict(num_samples=1440)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='video:', labels='labels'),
         loss_crd=dict(pred='embed_s', target='embed_t',

@@ -1,19 +1,18 @@
 # DML (Zhang et al., "Deep Mutual Learning", CVPR 2018) on AV-MNIST with the
 # paper's MM+CM teacher configuration: the image student, the multimodal net
-# and the audio net are peers trained together from scratch, each with
-#   CE + 1 / (K - 1) sum_{l != k} KL(p_l || p_k)        (DML Eq. 10, K = 3)
-# on the peers' detached predictions (no temperature: T = 1), the members'
-# schedule (baseline_av_mnist.py). The image peer is the deployed student
-# (model selection and tools/test.py). No teacher to train first:
+# and the audio net are peers trained together from scratch, each with the loss
+# of _base_/methods/dml.py (K = 3), the members' schedule
+# (baseline_av_mnist.py). The image peer is the deployed student (model
+# selection and tools/test.py). No teacher to train first:
 #   python tools/train.py configs/baselines/dml/dml_av_mnist_image_mmcm.py
 _base_ = [
+    '../../_base_/methods/dml.py',
     '../../_base_/models/av_mnist_members.py',
     '../../_base_/datasets/av_mnist.py',
     '../../_base_/schedules/baseline_av_mnist.py',
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(
         mm={{_base_.fusion_member}},
         image={{_base_.image_member}},
@@ -30,5 +29,4 @@ model = dict(
         loss_ce_image=dict(logits='image:', labels='labels'),
         loss_ce_mm=dict(logits='mm:', labels='labels'),
         loss_ce_audio=dict(logits='audio:', labels='labels'),
-        loss_mutual=dict(logits=['image:', 'mm:', 'audio:'])),
-    stages=dict(train=dict(trainable=['members'], title='DML')))
+        loss_mutual=dict(logits=['image:', 'mm:', 'audio:'])))

@@ -1,11 +1,8 @@
 # FitNets (Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015) on
-# AV-MNIST: image student (LeNet5), multimodal (MM) teacher, frozen. Two
-# declared stages (Sec. 2.2-2.3):
-#   hint: a regressor r (LinearConnector) on the student's guided
-#         layer, fc1 (84-d), is trained with the student's
-#         layers up to it by the mean squared error to the teacher's
-#         hint layer, fusion.fc1 (298-d);
-#   kd:   the whole student by CE + T^2 KL to the teacher (KD, T = 4).
+# AV-MNIST: image student (LeNet5), multimodal (MM) teacher, frozen. The two
+# stages of _base_/methods/fitnets.py (hint, then kd), the regressor a
+# LinearConnector from the student's guided layer, fc1 (84-d), to the teacher's
+# hint layer, fusion.fc1 (298-d).
 # Layers: the penultimate embeddings (the features the heads receive), as on
 # AV-Digits and in the reference release: LeNet5 fc1 (84-d), the audio CNN's
 # fc@input (its flattened 128x14x14 map, 25,088-d), the fusion net's fusion.fc1
@@ -20,6 +17,7 @@
 #   python tools/train.py \
 #       configs/baselines/fitnets/fitnets_av_mnist_image_mm.py
 _base_ = [
+    '../../_base_/methods/fitnets.py',
     '../../_base_/models/av_mnist_members.py',
     '../../_base_/models/av_mnist_teachers.py',
     '../../_base_/datasets/av_mnist.py',
@@ -27,7 +25,6 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}},
                  image={{_base_.image_member}}),
     target='image',
@@ -35,19 +32,10 @@ model = dict(
     connectors=dict(
         hint=dict(type='LinearConnector', source='image:fc1',
                   target='mm:fusion.fc1')),
-    losses=dict(
-        loss_hint=dict(type='MSELoss'),
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
     loss_forward_mappings=dict(
         loss_hint=dict(pred='hint', target='mm:fusion.fc1'),
         loss_ce=dict(logits='image:', labels='labels'),
-        loss_kd=dict(pred='image:', target='mm:')),
-    stages=dict(
-        hint=dict(trainable=['student', 'connectors.hint'],
-                  losses=['loss_hint'], title='FitNets hint training'),
-        kd=dict(trainable=['student'], losses=['loss_ce', 'loss_kd'],
-                title='FitNets knowledge distillation')))
+        loss_kd=dict(pred='image:', target='mm:')))
 train_cfg = dict(
     _delete_=True, type='MultiStageTrainLoop',
     stages=dict(hint={{_base_.train_cfg.max_epochs}},

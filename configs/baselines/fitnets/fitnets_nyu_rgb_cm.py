@@ -1,14 +1,11 @@
 # FitNets (Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015,
-# Sec. 2.2-2.3) on NYU-Depth-V2 (paper Sec. 4.2, Table 2): RGB student,
-# the cross-modal (CM) teacher: the depth branch net, frozen. The hint sits at
-# the encoder-decoder bottleneck (paper Sec. 4.2; 512 x H/32 x W/32). Two
-# declared stages:
-#   hint: a 3x3 convolutional regressor r on the student's bottleneck is
-#         trained with the student's encoder by the mean squared error
-#         (Eq. 3 without its 1/2 and sum) to the teacher's bottleneck, each
-#         bottleneck cell weighted by the fraction of valid (non-void) label
-#         pixels it covers (void pixels excluded);
-#   kd:   the whole student by CE + T^2 KL (KD, T = 4), per valid pixel.
+# Sec. 2.2-2.3) on NYU-Depth-V2 (paper Sec. 4.2, Table 2): RGB student, the
+# cross-modal (CM) teacher: the depth branch net, frozen. The hint sits at the
+# encoder-decoder bottleneck (paper Sec. 4.2; 512 x H/32 x W/32). The two
+# stages of _base_/methods/fitnets.py (hint, then kd), the regressor a 3x3
+# convolution from the student's bottleneck to the teacher's, each bottleneck
+# cell of the MSE weighted by the fraction of valid (non-void) label pixels it
+# covers (void pixels excluded), the KL per valid pixel.
 # Budget: 100 + 100 epochs (the sub-stages as long as MST-Distill's S1 / S3
 # on NYU, Adam 1e-4). Train the teacher first (same seed):
 #   python tools/train.py configs/members/nyu_depth.py --seed 0 \

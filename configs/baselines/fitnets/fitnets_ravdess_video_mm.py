@@ -1,11 +1,8 @@
 # FitNets (Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015) on
 # RAVDESS: video student (the 3-D CNN + MLP), multimodal (MM) teacher, frozen.
-# Two declared stages (Sec. 2.2-2.3):
-#   hint: a regressor r (LinearConnector) on the student's guided
-#         layer, fc2 (160-d), is trained with the student's
-#         layers up to it by the mean squared error to the teacher's
-#         hint layer, fusion.fc2 (160-d);
-#   kd:   the whole student by CE + T^2 KL to the teacher (KD, T = 4).
+# The two stages of _base_/methods/fitnets.py (hint, then kd), the regressor a
+# LinearConnector from the student's guided layer, fc2 (160-d), to the
+# teacher's hint layer, fusion.fc2 (160-d).
 # Layers: the penultimate embeddings (the features the heads receive), as on
 # AV-Digits and in the reference release, also the second MaskNet layer of
 # configs/mst/mst_ravdess_*.py: fc2 (160-d) of the unimodal members, fusion.fc2
@@ -19,6 +16,7 @@
 #   python tools/train.py \
 #       configs/baselines/fitnets/fitnets_ravdess_video_mm.py
 _base_ = [
+    '../../_base_/methods/fitnets.py',
     '../../_base_/models/ravdess_members.py',
     '../../_base_/models/ravdess_teachers.py',
     '../../_base_/datasets/ravdess.py',
@@ -26,7 +24,6 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}},
                  video={{_base_.video_member}}),
     target='video',
@@ -34,19 +31,10 @@ model = dict(
     connectors=dict(
         hint=dict(type='LinearConnector', source='video:fc2',
                   target='mm:fusion.fc2')),
-    losses=dict(
-        loss_hint=dict(type='MSELoss'),
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
     loss_forward_mappings=dict(
         loss_hint=dict(pred='hint', target='mm:fusion.fc2'),
         loss_ce=dict(logits='video:', labels='labels'),
-        loss_kd=dict(pred='video:', target='mm:')),
-    stages=dict(
-        hint=dict(trainable=['student', 'connectors.hint'],
-                  losses=['loss_hint'], title='FitNets hint training'),
-        kd=dict(trainable=['student'], losses=['loss_ce', 'loss_kd'],
-                title='FitNets knowledge distillation')))
+        loss_kd=dict(pred='video:', target='mm:')))
 train_cfg = dict(
     _delete_=True, type='MultiStageTrainLoop',
     stages=dict(hint={{_base_.train_cfg.max_epochs}},

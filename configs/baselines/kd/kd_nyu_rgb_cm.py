@@ -1,10 +1,9 @@
-# KD (Hinton et al., "Distilling the Knowledge in a Neural Network", 2015,
-# Eq. 2 with the T^2 scaling of Sec. 2) on NYU-Depth-V2 (paper Sec. 4.2,
-# Table 2): RGB student,
-# the cross-modal (CM) teacher: the depth branch net, frozen. Per pixel:
-#   loss = CE(student, y) + T^2 KL(softmax(z_t / T) || softmax(z_s / T))
-# each averaged over the valid pixels (label != 255), T = 4. Adam 1e-4, 100
-# epochs (the paper's single-stage budget, as the members' w/o-KD runs).
+# KD (Hinton et al., "Distilling the Knowledge in a Neural Network", 2015) on
+# NYU-Depth-V2 (paper Sec. 4.2, Table 2): RGB student, the cross-modal (CM)
+# teacher: the depth branch net, frozen. Per pixel, the loss of
+# _base_/methods/kd.py (T = 4), each term averaged over the valid pixels
+# (label != 255). Adam 1e-4, 100 epochs (the paper's single-stage budget, as
+# the members' w/o-KD runs).
 # Train the teacher first (same seed: the seed selects the split):
 #   python tools/train.py configs/members/nyu_depth.py --seed 0 \
 #       --work-dir work_dirs/nyu_depth

@@ -1,10 +1,9 @@
-# KD (Hinton et al., "Distilling the Knowledge in a Neural Network", 2015,
-# Eq. 2 with the T^2 scaling of Sec. 2) on NYU-Depth-V2 (paper Sec. 4.2,
-# Table 2): RGB student,
-# the multimodal (MM) teacher: the FuseNet fusion net, frozen. Per pixel:
-#   loss = CE(student, y) + T^2 KL(softmax(z_t / T) || softmax(z_s / T))
-# each averaged over the valid pixels (label != 255), T = 4. Adam 1e-4, 100
-# epochs (the paper's single-stage budget, as the members' w/o-KD runs).
+# KD (Hinton et al., "Distilling the Knowledge in a Neural Network", 2015) on
+# NYU-Depth-V2 (paper Sec. 4.2, Table 2): RGB student, the multimodal (MM)
+# teacher: the FuseNet fusion net, frozen. Per pixel, the loss of
+# _base_/methods/kd.py (T = 4), each term averaged over the valid pixels
+# (label != 255). Adam 1e-4, 100 epochs (the paper's single-stage budget, as
+# the members' w/o-KD runs).
 # Train the teacher first (same seed: the seed selects the split):
 #   python tools/train.py configs/members/nyu_fusion.py --seed 0 \
 #       --work-dir work_dirs/nyu_fusion
@@ -14,6 +13,7 @@
 # The release (KD_methods/KD.py) divides the KL by every pixel, void
 # included: --cfg-options model.losses.loss_kd.normalize=all
 _base_ = [
+    '../../_base_/methods/kd.py',
     '../../_base_/models/fusenet.py',
     '../../_base_/models/nyu_teachers.py',
     '../../_base_/datasets/nyu_depth_v2.py',
@@ -21,7 +21,6 @@ _base_ = [
     '../../_base_/seg_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     data_preprocessor={{_base_.data_preprocessor}},
     # label maps with void pixels (255): CE ignores them, every per-pixel
     # term (KL, MSE) averages over the valid pixels only
@@ -29,9 +28,6 @@ model = dict(
     members=dict(mm={{_base_.fusion_member}}, rgb={{_base_.rgb_member}}),
     target='rgb',
     pretrained=dict(mm={{_base_.mm_teacher}}),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='rgb:', labels='labels'),
         # the teacher's logit maps; the KL detaches its target

@@ -1,9 +1,7 @@
 # KD (Hinton et al., "Distilling the Knowledge in a Neural Network", 2015) on
 # VGGSound-50k: visual student (the 3-D CNN + MLP), multimodal (MM) teacher
-# (the late-fusion net), frozen.
-#   loss = CE(student, y)
-#        + T^2 KL(softmax(teacher / T) || softmax(student / T))
-# with T = 4 and the members' schedule (Table 1 protocol,
+# (the late-fusion net), frozen, the loss of _base_/methods/kd.py (T = 4), the
+# members' schedule (Table 1 protocol,
 # _base_/schedules/baseline_vggsound50k.py). The teacher is the run of
 # configs/members/vggsound50k_fusion.py (see
 # _base_/models/vggsound50k_teachers.py):
@@ -11,6 +9,7 @@
 #       --work-dir work_dirs/vggsound50k_fusion
 #   python tools/train.py configs/baselines/kd/kd_vggsound50k_visual_mm.py
 _base_ = [
+    '../../_base_/methods/kd.py',
     '../../_base_/models/vggsound50k_members.py',
     '../../_base_/models/vggsound50k_teachers.py',
     '../../_base_/datasets/vggsound50k.py',
@@ -18,14 +17,10 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}},
                  visual={{_base_.visual_member}}),
     target='visual',
     pretrained=dict(mm={{_base_.mm_teacher}}),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='visual:', labels='labels'),
         loss_kd=dict(pred='visual:', target='mm:')))

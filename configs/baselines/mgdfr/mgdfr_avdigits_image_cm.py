@@ -1,15 +1,9 @@
-# MGDFR (Xue et al., "The Modality Focusing Hypothesis: Towards
-# Understanding Crossmodal Knowledge Distillation", ICLR 2023, Algorithm 1)
-# on AV-Digits: image student, cross-modal (CM) teacher: the audio member
-# (configs/members/avdigits_audio.py, trained first). Two declared stages:
-#   overlap: teacher + student trained jointly: CE(t) + CE(s) + MSE(z_t, z_s)
-#            (the teacher starts from its member run and trains here);
-#   kd:      at its start the teacher's conv3 channels (64) are ranked by
-#            permutation saliency (MSE of the permuted teacher's logits to the
-#            student's, 10 permutations, the whole training set), the top 25%
-#            kept as modality-general; the student is re-initialised and
-#            trained by CE + T^2 KL (T = 4) to the frozen teacher whose other
-#            channels are set to their batch mean.
+# MGDFR (Xue et al., "The Modality Focusing Hypothesis: Towards Understanding
+# Crossmodal Knowledge Distillation", ICLR 2023, Algorithm 1) on AV-Digits:
+# image student, cross-modal (CM) teacher: the audio member
+# (configs/members/avdigits_audio.py, trained first). The two stages of
+# _base_/methods/mgdfr.py (overlap, then kd), the ranked feature the teacher's
+# conv3 (64 channels).
 # Budget: 15 + 15 epochs (the MST student's S1 + S3). The student is
 # selected in the kd stage.
 #   python tools/train.py configs/members/avdigits_audio.py \
@@ -19,39 +13,25 @@
 # --cfg-options model.losses.loss_ce.loss_weight=0.5
 #   model.losses.loss_kd.loss_weight=0.5
 _base_ = [
+    '../../_base_/methods/mgdfr.py',
     '../../_base_/models/avdigits_members.py',
     '../../_base_/models/avdigits_teachers.py',
     '../../_base_/datasets/avdigits.py',
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='MGDFRDistiller',
     members=dict(audio={{_base_.audio_member}},
                  image={{_base_.image_member}}),
     target='image',
     pretrained=dict(audio={{_base_.audio_teacher}}),
     teacher='audio',
     feature='audio:conv3',
-    keep_ratio=0.25,
-    num_permutations=10,
-    saliency_stage='kd',
-    reinit_student=True,
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ce_t=dict(type='CrossEntropyLoss'),
-        loss_overlap=dict(type='MSELoss', detach_target=False),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='image:', labels='labels'),
         loss_ce_t=dict(logits='audio:', labels='labels'),
         loss_overlap=dict(pred='image:', target='audio:'),
         loss_kd=dict(pred='image:', target='general_logits')),
-    stages=dict(
-        overlap=dict(trainable=['student', 'members.audio'],
-                     losses=['loss_ce', 'loss_ce_t', 'loss_overlap'],
-                     title='MGDFR teacher-student overlap training'),
-        kd=dict(trainable=['student'], losses=['loss_ce', 'loss_kd'],
-                title='MGDFR distillation on modality-general features')))
+    stages=dict(overlap=dict(trainable=['student', 'members.audio'])))
 train_cfg = dict(type='MultiStageTrainLoop', stages=dict(overlap=15, kd=15),
                  val_interval=1)
 val_cfg = dict(type='ValLoop')

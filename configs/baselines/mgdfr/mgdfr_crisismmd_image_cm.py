@@ -1,16 +1,9 @@
 # MGDFR (Xue et al., "The Modality Focusing Hypothesis: Towards Understanding
 # Crossmodal Knowledge Distillation", ICLR 2023, Algorithm 1) on CrisisMMD-V2:
 # image student (the image MLP), cross-modal (CM) teacher: the text member
-# (configs/members/crisismmd_text.py). Two declared stages:
-#   overlap: teacher + student trained jointly: CE(t) + CE(s)
-#            + MSE(z_t, z_s) (the teacher starts from its member
-#            run and trains here);
-#   kd:      at its start the channels of the teacher's fc2 (512)
-#            are ranked by permutation saliency (10 permutations,
-#            the whole training set), the top 25% kept as
-#            modality-general; the student is re-initialised and
-#            trained by CE + T^2 KL (T = 4) to the frozen teacher
-#            whose other channels are set to their batch mean.
+# (configs/members/crisismmd_text.py). The two stages of
+# _base_/methods/mgdfr.py (overlap, then kd), the ranked feature the teacher's
+# fc2 (512 channels).
 # Ranked feature as in the reference release (KD_methods/MGDFR.py) on
 # CrisisMMD-V2: the cross-modal MLP's fc2 (512 channels, its penultimate
 # layer).
@@ -22,6 +15,7 @@
 #       --work-dir work_dirs/crisismmd_text
 #   python tools/train.py configs/baselines/mgdfr/mgdfr_crisismmd_image_cm.py
 _base_ = [
+    '../../_base_/methods/mgdfr.py',
     '../../_base_/models/crisismmd_members.py',
     '../../_base_/models/crisismmd_teachers.py',
     '../../_base_/datasets/crisismmd.py',
@@ -29,33 +23,18 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='MGDFRDistiller',
     members=dict(text={{_base_.text_member}},
                  image={{_base_.image_member}}),
     target='image',
     pretrained=dict(text={{_base_.text_teacher}}),
     teacher='text',
     feature='text:fc2',
-    keep_ratio=0.25,
-    num_permutations=10,
-    saliency_stage='kd',
-    reinit_student=True,
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ce_t=dict(type='CrossEntropyLoss'),
-        loss_overlap=dict(type='MSELoss', detach_target=False),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='image:', labels='labels'),
         loss_ce_t=dict(logits='text:', labels='labels'),
         loss_overlap=dict(pred='image:', target='text:'),
         loss_kd=dict(pred='image:', target='general_logits')),
-    stages=dict(
-        overlap=dict(trainable=['student', 'members.text'],
-                     losses=['loss_ce', 'loss_ce_t', 'loss_overlap'],
-                     title='MGDFR teacher-student overlap training'),
-        kd=dict(trainable=['student'], losses=['loss_ce', 'loss_kd'],
-                title='MGDFR distillation on modality-general features')))
+    stages=dict(overlap=dict(trainable=['student', 'members.text'])))
 train_cfg = dict(
     _delete_=True, type='MultiStageTrainLoop',
     stages=dict(overlap={{_base_.train_cfg.max_epochs}},

@@ -1,17 +1,10 @@
-# MGDFR (Xue et al., "The Modality Focusing Hypothesis: Towards
-# Understanding Crossmodal Knowledge Distillation", ICLR 2023, Algorithm 1)
-# on NYU-Depth-V2 (paper Sec. 4.2, Table 2): depth student,
-# the cross-modal (CM) teacher: the RGB branch net
-# (configs/members/nyu_rgb.py, trained first). Two declared stages:
-#   overlap: teacher + student trained jointly: CE(t) + CE(s) + MSE(z_t, z_s)
-#            on the logit maps (the teacher starts from its member run);
-#   kd:      at its start the teacher's bottleneck channels (512 x H/32 x
-#            W/32) are ranked by permutation saliency (MSE of the permuted
-#            teacher's logit maps to the student's, 10 permutations, the
-#            whole training set), the top 25% kept as modality-general; the
-#            student is re-initialised (its own init_weights: the start of
-#            its w/o-KD run) and trained by CE + T^2 KL (T = 4) to the frozen
-#            teacher whose other channels are set to their batch mean.
+# MGDFR (Xue et al., "The Modality Focusing Hypothesis: Towards Understanding
+# Crossmodal Knowledge Distillation", ICLR 2023, Algorithm 1) on NYU-Depth-V2
+# (paper Sec. 4.2, Table 2): depth student, the cross-modal (CM) teacher: the
+# RGB branch net (configs/members/nyu_rgb.py, trained first). The two stages of
+# _base_/methods/mgdfr.py (overlap, then kd) on the logit maps, the ranked
+# feature the teacher's bottleneck (512 channels x H/32 x W/32), the student
+# re-initialised by its own init_weights (the start of its w/o-KD run).
 # Every per-pixel term (CE, MSE, saliency MSE, KL) averages over the valid
 # pixels (label != 255). The permuted copies start from a repeated input
 # batch (FuseNet's decoder unpools with the encoder's indices), 4 channels

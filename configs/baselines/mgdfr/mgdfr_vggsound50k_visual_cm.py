@@ -1,16 +1,9 @@
 # MGDFR (Xue et al., "The Modality Focusing Hypothesis: Towards Understanding
 # Crossmodal Knowledge Distillation", ICLR 2023, Algorithm 1) on VGGSound-50k:
 # visual student (the 3-D CNN + MLP), cross-modal (CM) teacher: the audio
-# member (configs/members/vggsound50k_audio.py). Two declared stages:
-#   overlap: teacher + student trained jointly: CE(t) + CE(s)
-#            + MSE(z_t, z_s) (the teacher starts from its member
-#            run and trains here);
-#   kd:      at its start the channels of the teacher's fc2 (160)
-#            are ranked by permutation saliency (10 permutations,
-#            the whole training set), the top 25% kept as
-#            modality-general; the student is re-initialised and
-#            trained by CE + T^2 KL (T = 4) to the frozen teacher
-#            whose other channels are set to their batch mean.
+# member (configs/members/vggsound50k_audio.py). The two stages of
+# _base_/methods/mgdfr.py (overlap, then kd), the ranked feature the teacher's
+# fc2 (160 channels).
 # Ranked feature as in the reference release (KD_methods/MGDFR.py) on
 # VGGSound-50k: the cross-modal member's fc2 (160 channels, its penultimate
 # layer).
@@ -23,6 +16,7 @@
 #   python tools/train.py \
 #       configs/baselines/mgdfr/mgdfr_vggsound50k_visual_cm.py
 _base_ = [
+    '../../_base_/methods/mgdfr.py',
     '../../_base_/models/vggsound50k_members.py',
     '../../_base_/models/vggsound50k_teachers.py',
     '../../_base_/datasets/vggsound50k.py',
@@ -30,33 +24,18 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='MGDFRDistiller',
     members=dict(audio={{_base_.audio_member}},
                  visual={{_base_.visual_member}}),
     target='visual',
     pretrained=dict(audio={{_base_.audio_teacher}}),
     teacher='audio',
     feature='audio:fc2',
-    keep_ratio=0.25,
-    num_permutations=10,
-    saliency_stage='kd',
-    reinit_student=True,
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ce_t=dict(type='CrossEntropyLoss'),
-        loss_overlap=dict(type='MSELoss', detach_target=False),
-        loss_kd=dict(type='KLDivergenceLoss', temperature=4.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='visual:', labels='labels'),
         loss_ce_t=dict(logits='audio:', labels='labels'),
         loss_overlap=dict(pred='visual:', target='audio:'),
         loss_kd=dict(pred='visual:', target='general_logits')),
-    stages=dict(
-        overlap=dict(trainable=['student', 'members.audio'],
-                     losses=['loss_ce', 'loss_ce_t', 'loss_overlap'],
-                     title='MGDFR teacher-student overlap training'),
-        kd=dict(trainable=['student'], losses=['loss_ce', 'loss_kd'],
-                title='MGDFR distillation on modality-general features')))
+    stages=dict(overlap=dict(trainable=['student', 'members.audio'])))
 train_cfg = dict(
     _delete_=True, type='MultiStageTrainLoop',
     stages=dict(overlap={{_base_.train_cfg.max_epochs}},

@@ -1,9 +1,8 @@
-# MLLD (Jin et al., "Multi-Level Logit Distillation", CVPR 2023) on
-# AV-Digits: image student, multimodal (MM) teacher, frozen.
-#   loss = CE(student, y) + sum_T [instance + batch + class level]
-# over T in (2, 3, 4, 5, 6) (MultiLevelLogitLoss), 30 epochs
-# (_base_/schedules/baseline_avdigits.py). The teacher is the run of
-# configs/members/avdigits_fusion.py (see _base_/models/avdigits_teachers.py):
+# MLLD (Jin et al., "Multi-Level Logit Distillation", CVPR 2023) on AV-Digits:
+# image student, multimodal (MM) teacher, frozen, the loss of
+# _base_/methods/mlld.py, 30 epochs (_base_/schedules/baseline_avdigits.py).
+# The teacher is the run of configs/members/avdigits_fusion.py (see
+# _base_/models/avdigits_teachers.py):
 #   python tools/train.py configs/members/avdigits_fusion.py \
 #       --work-dir work_dirs/avdigits_fusion
 #   python tools/train.py configs/baselines/mlld/mlld_avdigits_image_mm.py
@@ -11,6 +10,7 @@
 # 0.5 CE + 0.5 MLLD and normalises the terms differently:
 # mlld_avdigits_image_mm_release.py.
 _base_ = [
+    '../../_base_/methods/mlld.py',
     '../../_base_/models/avdigits_members.py',
     '../../_base_/models/avdigits_teachers.py',
     '../../_base_/datasets/avdigits.py',
@@ -18,14 +18,9 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}}, image={{_base_.image_member}}),
     target='image',
     pretrained=dict(mm={{_base_.mm_teacher}}),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_mlld=dict(type='MultiLevelLogitLoss',
-                       temperatures=(2.0, 3.0, 4.0, 5.0, 6.0))),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='image:', labels='labels'),
         loss_mlld=dict(pred='image:', target='mm:')))

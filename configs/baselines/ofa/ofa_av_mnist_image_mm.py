@@ -1,13 +1,8 @@
 # OFA (Hao et al., "One-for-All: Bridge the Gap Between Heterogeneous
 # Architectures in Knowledge Distillation", NeurIPS 2023) on AV-MNIST: image
-# student (LeNet5), multimodal (MM) teacher, frozen. Student branches are
-# projected to logit space (OFAProjector, the release's projectors) and each
-# gets the OFA loss against the teacher's logits; as in the authors' code the
-# branches are summed and the student's own logits get the same loss
-# (loss_ofa_logits):
-#   loss = CE + sum_b OFA(proj_b, teacher) + OFA(student, teacher)
-# eps = 1.0 (the authors' default), T = 1, the members' schedule
-# (baseline_av_mnist.py).
+# student (LeNet5), multimodal (MM) teacher, frozen. The loss of
+# _base_/methods/ofa.py (eps = 1.0, T = 1) on the student branches below, the
+# members' schedule (baseline_av_mnist.py).
 # Branches, as on AV-Digits and in the reference release (KD_methods/OFA.py):
 # LeNet5 conv1, conv2, fc1 (image); the CNN's conv1, conv2, conv3 (audio).
 # The teacher is the run of configs/members/av_mnist_fusion.py (see
@@ -16,6 +11,7 @@
 #       --work-dir work_dirs/av_mnist_fusion
 #   python tools/train.py configs/baselines/ofa/ofa_av_mnist_image_mm.py
 _base_ = [
+    '../../_base_/methods/ofa.py',
     '../../_base_/models/av_mnist_members.py',
     '../../_base_/models/av_mnist_teachers.py',
     '../../_base_/datasets/av_mnist.py',
@@ -23,7 +19,6 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}},
                  image={{_base_.image_member}}),
     target='image',
@@ -36,11 +31,6 @@ model = dict(
                    target='mm:'),
         proj3=dict(type='OFAProjector', source='image:fc1',
                    target='mm:')),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ofa=dict(type='OFALoss', eps=1.0, temperature=1.0,
-                      reduction='sum'),
-        loss_ofa_logits=dict(type='OFALoss', eps=1.0, temperature=1.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='image:', labels='labels'),
         loss_ofa=dict(preds=['proj1', 'proj2', 'proj3'], target='mm:',

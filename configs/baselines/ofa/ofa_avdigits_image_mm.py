@@ -1,12 +1,8 @@
 # OFA (Hao et al., "One-for-All: Bridge the Gap Between Heterogeneous
 # Architectures in Knowledge Distillation", NeurIPS 2023) on AV-Digits:
-# image student, multimodal (MM) teacher, frozen. Three student branches
-# (LeNet5 conv1, conv2, fc1) are projected to logit space (OFAProjector,
-# the release's projectors) and each gets the OFA loss against the
-# teacher's logits; as in the authors' code the branches are summed and the
-# student's own logits get the same loss (loss_ofa_logits):
-#   loss = CE + sum_b OFA(proj_b, teacher) + OFA(student, teacher)
-# eps = 1.0 (the authors' default), T = 1, 30 epochs.
+# image student, multimodal (MM) teacher, frozen. The loss of
+# _base_/methods/ofa.py (eps = 1.0, T = 1) on three student branches (LeNet5
+# conv1, conv2, fc1), 30 epochs.
 #   python tools/train.py configs/members/avdigits_fusion.py \
 #       --work-dir work_dirs/avdigits_fusion
 #   python tools/train.py configs/baselines/ofa/ofa_avdigits_image_mm.py
@@ -14,6 +10,7 @@
 # branches, no logit term, eps = 1.1, 0.5 CE + 0.5 OFA:
 # ofa_avdigits_image_mm_release.py.
 _base_ = [
+    '../../_base_/methods/ofa.py',
     '../../_base_/models/avdigits_members.py',
     '../../_base_/models/avdigits_teachers.py',
     '../../_base_/datasets/avdigits.py',
@@ -21,7 +18,6 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}}, image={{_base_.image_member}}),
     target='image',
     pretrained=dict(mm={{_base_.mm_teacher}}),
@@ -30,11 +26,6 @@ model = dict(
         proj1=dict(type='OFAProjector', source='image:conv1', target='mm:'),
         proj2=dict(type='OFAProjector', source='image:conv2', target='mm:'),
         proj3=dict(type='OFAProjector', source='image:fc1', target='mm:')),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ofa=dict(type='OFALoss', eps=1.0, temperature=1.0,
-                      reduction='sum'),
-        loss_ofa_logits=dict(type='OFALoss', eps=1.0, temperature=1.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='image:', labels='labels'),
         loss_ofa=dict(preds=['proj1', 'proj2', 'proj3'], target='mm:',

@@ -1,13 +1,8 @@
 # OFA (Hao et al., "One-for-All: Bridge the Gap Between Heterogeneous
 # Architectures in Knowledge Distillation", NeurIPS 2023) on VGGSound-50k:
-# visual student (the 3-D CNN + MLP), multimodal (MM) teacher, frozen. Student
-# branches are projected to logit space (OFAProjector, the release's
-# projectors) and each gets the OFA loss against the teacher's logits; as in
-# the authors' code the branches are summed and the student's own logits get
-# the same loss (loss_ofa_logits):
-#   loss = CE + sum_b OFA(proj_b, teacher) + OFA(student, teacher)
-# eps = 1.0 (the authors' default), T = 1, the members' schedule
-# (baseline_vggsound50k.py).
+# visual student (the 3-D CNN + MLP), multimodal (MM) teacher, frozen. The loss
+# of _base_/methods/ofa.py (eps = 1.0, T = 1) on the student branches below,
+# the members' schedule (baseline_vggsound50k.py).
 # Branches, as the reference release (KD_methods/OFA.py) on VGGSound-50k: the
 # conv trunk's flattened output (fc1@input: visual 128-d, audio 256-d), fc1
 # (320-d) and fc2 (160-d). OFAProjector takes vectors or 2-D maps, not the 3-D
@@ -18,6 +13,7 @@
 #       --work-dir work_dirs/vggsound50k_fusion
 #   python tools/train.py configs/baselines/ofa/ofa_vggsound50k_visual_mm.py
 _base_ = [
+    '../../_base_/methods/ofa.py',
     '../../_base_/models/vggsound50k_members.py',
     '../../_base_/models/vggsound50k_teachers.py',
     '../../_base_/datasets/vggsound50k.py',
@@ -25,7 +21,6 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}},
                  visual={{_base_.visual_member}}),
     target='visual',
@@ -38,11 +33,6 @@ model = dict(
                    target='mm:'),
         proj3=dict(type='OFAProjector', source='visual:fc2',
                    target='mm:')),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_ofa=dict(type='OFALoss', eps=1.0, temperature=1.0,
-                      reduction='sum'),
-        loss_ofa_logits=dict(type='OFALoss', eps=1.0, temperature=1.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='visual:', labels='labels'),
         loss_ofa=dict(preds=['proj1', 'proj2', 'proj3'], target='mm:',

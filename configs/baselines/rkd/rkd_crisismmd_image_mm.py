@@ -1,9 +1,8 @@
 # RKD (Park et al., "Relational Knowledge Distillation", CVPR 2019) on
 # CrisisMMD-V2: image student (the image MLP), multimodal (MM) teacher, frozen.
-#   loss = CE(student, y) + 1 * L_distance + 2 * L_angle
-# between the student's penultimate feature, fc2 (512-d), and the teacher's,
-# fusion.fc2 (256-d): relations need no common width, so there is no projection
-# (the paper). The members' schedule (baseline_crisismmd.py).
+# The loss of _base_/methods/rkd.py between the student's penultimate feature,
+# fc2 (512-d), and the teacher's, fusion.fc2 (256-d); the members' schedule
+# (baseline_crisismmd.py).
 # Layers: the penultimate embeddings (the features the heads receive), as on
 # AV-Digits and in the reference release, also the second MaskNet layer of
 # configs/mst/mst_crisismmd_*.py: fc2 (512-d) of the MLPs, fusion.fc2 (256-d)
@@ -14,6 +13,7 @@
 #       --work-dir work_dirs/crisismmd_fusion
 #   python tools/train.py configs/baselines/rkd/rkd_crisismmd_image_mm.py
 _base_ = [
+    '../../_base_/methods/rkd.py',
     '../../_base_/models/crisismmd_members.py',
     '../../_base_/models/crisismmd_teachers.py',
     '../../_base_/datasets/crisismmd.py',
@@ -21,14 +21,10 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}},
                  image={{_base_.image_member}}),
     target='image',
     pretrained=dict(mm={{_base_.mm_teacher}}),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_rkd=dict(type='RKDLoss', distance_weight=1.0, angle_weight=2.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='image:', labels='labels'),
         loss_rkd=dict(pred='image:fc2', target='mm:fusion.fc2')))

@@ -1,9 +1,8 @@
 # RKD (Park et al., "Relational Knowledge Distillation", CVPR 2019) on RAVDESS:
 # video student (the 3-D CNN + MLP), multimodal (MM) teacher, frozen.
-#   loss = CE(student, y) + 1 * L_distance + 2 * L_angle
-# between the student's penultimate feature, fc2 (160-d), and the teacher's,
-# fusion.fc2 (160-d): relations need no common width, so there is no projection
-# (the paper). The members' schedule (baseline_ravdess.py).
+# The loss of _base_/methods/rkd.py between the student's penultimate feature,
+# fc2 (160-d), and the teacher's, fusion.fc2 (160-d); the members' schedule
+# (baseline_ravdess.py).
 # Layers: the penultimate embeddings (the features the heads receive), as on
 # AV-Digits and in the reference release, also the second MaskNet layer of
 # configs/mst/mst_ravdess_*.py: fc2 (160-d) of the unimodal members, fusion.fc2
@@ -14,6 +13,7 @@
 #       --work-dir work_dirs/ravdess_fusion
 #   python tools/train.py configs/baselines/rkd/rkd_ravdess_video_mm.py
 _base_ = [
+    '../../_base_/methods/rkd.py',
     '../../_base_/models/ravdess_members.py',
     '../../_base_/models/ravdess_teachers.py',
     '../../_base_/datasets/ravdess.py',
@@ -21,14 +21,10 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}},
                  video={{_base_.video_member}}),
     target='video',
     pretrained=dict(mm={{_base_.mm_teacher}}),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_rkd=dict(type='RKDLoss', distance_weight=1.0, angle_weight=2.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='video:', labels='labels'),
         loss_rkd=dict(pred='video:fc2', target='mm:fusion.fc2')))

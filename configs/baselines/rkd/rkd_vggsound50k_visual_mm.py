@@ -1,10 +1,9 @@
 # RKD (Park et al., "Relational Knowledge Distillation", CVPR 2019) on
 # VGGSound-50k: visual student (the 3-D CNN + MLP), multimodal (MM) teacher,
 # frozen.
-#   loss = CE(student, y) + 1 * L_distance + 2 * L_angle
-# between the student's penultimate feature, fc2 (160-d), and the teacher's,
-# fusion.fc2 (160-d): relations need no common width, so there is no projection
-# (the paper). The members' schedule (baseline_vggsound50k.py).
+# The loss of _base_/methods/rkd.py between the student's penultimate feature,
+# fc2 (160-d), and the teacher's, fusion.fc2 (160-d); the members' schedule
+# (baseline_vggsound50k.py).
 # Layers: the penultimate embeddings (the features the heads receive), as on
 # AV-Digits and in the reference release, also the second MaskNet layer of
 # configs/mst/mst_vggsound50k_*.py: fc2 (160-d) of the unimodal members,
@@ -15,6 +14,7 @@
 #       --work-dir work_dirs/vggsound50k_fusion
 #   python tools/train.py configs/baselines/rkd/rkd_vggsound50k_visual_mm.py
 _base_ = [
+    '../../_base_/methods/rkd.py',
     '../../_base_/models/vggsound50k_members.py',
     '../../_base_/models/vggsound50k_teachers.py',
     '../../_base_/datasets/vggsound50k.py',
@@ -22,14 +22,10 @@ _base_ = [
     '../../_base_/default_runtime.py'
 ]
 model = dict(
-    type='ConfigurableDistiller',
     members=dict(mm={{_base_.fusion_member}},
                  visual={{_base_.visual_member}}),
     target='visual',
     pretrained=dict(mm={{_base_.mm_teacher}}),
-    losses=dict(
-        loss_ce=dict(type='CrossEntropyLoss'),
-        loss_rkd=dict(type='RKDLoss', distance_weight=1.0, angle_weight=2.0)),
     loss_forward_mappings=dict(
         loss_ce=dict(logits='visual:', labels='labels'),
         loss_rkd=dict(pred='visual:fc2', target='mm:fusion.fc2')))
