@@ -179,8 +179,8 @@ def fill_external_state(ckpt: dict, path: str, wanted=None,
                 f'there: they no longer train), which is gone; restore it '
                 f'or use a checkpoint that holds them.')
         try:
-            other = CheckpointLoader.load_checkpoint(ref_path,
-                                                     map_location='cpu')
+            other = CheckpointLoader.load_checkpoint(
+                ref_path, map_location='cpu', logger='silent')
         except (RuntimeError, pickle.UnpicklingError, EOFError,
                 ValueError) as e:
             raise UserInputError(
@@ -218,7 +218,8 @@ def load_full_state_dict(path: str) -> Dict[str, Tensor]:
     from mmengine.runner.checkpoint import CheckpointLoader
     if not osp.isfile(path):
         raise DataNotFoundError(f'checkpoint file "{path}" not found.')
-    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu',
+                                           logger='silent')
     fill_external_state(ckpt, path)
     return dict(ckpt['state_dict'])
 
@@ -276,7 +277,8 @@ def fork_stage_end(src_dir: str, stage: str, dst_dir: str) -> str:
         raise UserInputError(
             f'"{dst_dir}" already holds a run (last_checkpoint); resume it '
             'or fork into an empty work dir.')
-    ckpt = CheckpointLoader.load_checkpoint(src, map_location='cpu')
+    ckpt = CheckpointLoader.load_checkpoint(src, map_location='cpu',
+                                           logger='silent')
     meta = ckpt.setdefault('meta', {})
     stages = list(meta.get('stage_epochs') or [])
     if stage not in stages:
@@ -304,7 +306,8 @@ def fork_stage_end(src_dir: str, stage: str, dst_dir: str) -> str:
                 f'{src} keeps weights in {osp.join(src_dir, name)}, which '
                 'is gone; cannot fork it.')
         _link_or_copy(osp.join(src_dir, name), target)
-        other = CheckpointLoader.load_checkpoint(target, map_location='cpu')
+        other = CheckpointLoader.load_checkpoint(target, map_location='cpu',
+                                                logger='silent')
         todo += list((other.get('meta') or {}).get(EXTERNAL_STATE) or {})
     dst = osp.join(dst_dir, f'{stage}_end.pth')
     tmp = dst + '.tmp'
