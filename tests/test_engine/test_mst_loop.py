@@ -94,8 +94,11 @@ def test_three_stages_through_tools(tiny_avdigits, tmp_path):
                   '--work-dir', str(tmp_path / 't'), '--cfg-options',
                   *opts]))
     # tools/test.py's OA is the student's on a plain forward pass
-    assert json.load(open(out))['OA'] == pytest.approx(
+    oa = json.load(open(out))['OA']
+    assert oa == pytest.approx(
         direct_oa(MST_CFG, best[0], opts, student='image'), abs=1e-12)
+    # and the short run learned: 10 classes, chance 0.1 (measured 0.575)
+    assert oa > 0.3
 
 
 def _assert_frozen_parts_unchanged(work, student):
