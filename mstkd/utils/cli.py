@@ -65,7 +65,8 @@ def run_tool(main: Callable[[], object]) -> None:
     ``error: MESSAGE`` on stderr and the process exits with status 2; a
     :class:`RunFailedError` (e.g. the training diverged) likewise, with
     status 3. An error raised in a DataLoader worker is printed the same way,
-    without the worker's traceback (:func:`user_message`).
+    without the worker's traceback (:func:`user_message`). The process group
+    of a distributed run is destroyed when ``main`` returns or fails.
 
     Args:
         main (Callable): The tool's entry point (its return value is
@@ -79,3 +80,17 @@ def run_tool(main: Callable[[], object]) -> None:
     except RunFailedError as e:
         print(f'error: {user_message(e)}', file=sys.stderr)
         sys.exit(3)
+    finally:
+        _close_process_group()
+
+
+def _close_process_group() -> None:
+    """Destroy the process group of a distributed run before the
+    interpreter exits: left to the interpreter's teardown, gloo's threads
+    can still run and abort the process ("terminate called without an
+    active exception", SIGABRT) after its work is done and its results
+    written; ``dist_test.sh`` then failed although every rank had
+    finished."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
