@@ -72,6 +72,16 @@ EXTERNAL_STATE = 'external_state'
 PARTIAL_STATE = 'partial_state'
 
 
+def _load_quietly(path: str) -> dict:
+    """A checkpoint file through mmengine's loader (the safe weights-only
+    loading of :mod:`mstkd.utils.compat`), on the CPU, without its "Loads
+    checkpoint" line: for the files read internally (slim references,
+    forks), not the one a user asked for."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    return CheckpointLoader.load_checkpoint(path, map_location='cpu',
+                                            logger='silent')
+
+
 def key_in(key: str, prefixes) -> bool:
     """Whether a state-dict key is one of ``prefixes`` (a prefix ending in
     ``.`` covers a module, any other entry is one key)."""
@@ -165,7 +175,6 @@ def fill_external_state(ckpt: dict, path: str, wanted=None,
     used: Dict[str, list] = {}
     if not refs or not isinstance(state, dict):
         return used
-    from mmengine.runner.checkpoint import CheckpointLoader
     base = osp.dirname(osp.abspath(path))
     for rel, ref in refs.items():
         prefixes = list(ref['prefixes'])
@@ -179,8 +188,7 @@ def fill_external_state(ckpt: dict, path: str, wanted=None,
                 f'there: they no longer train), which is gone; restore it '
                 f'or use a checkpoint that holds them.')
         try:
-            other = CheckpointLoader.load_checkpoint(
-                ref_path, map_location='cpu', logger='silent')
+            other = _load_quietly(ref_path)
         except (RuntimeError, pickle.UnpicklingError, EOFError,
                 ValueError) as e:
             raise UserInputError(
@@ -215,23 +223,26 @@ def load_full_state_dict(path: str) -> Dict[str, Tensor]:
     """The whole state dict of a checkpoint file, weights a slim checkpoint
     leaves to earlier stage-end files filled back
     (:func:`fill_external_state`)."""
-    from mmengine.runner.checkpoint import CheckpointLoader
     if not osp.isfile(path):
         raise DataNotFoundError(f'checkpoint file "{path}" not found.')
-    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu',
-                                           logger='silent')
+    ckpt = _load_quietly(path)
     fill_external_state(ckpt, path)
     return dict(ckpt['state_dict'])
 
 
 # -- forking a run at a stage boundary ----------------------------------------
-def _link_or_copy(src: str, dst: str) -> None:
+def link_or_copy(src: str, dst: str) -> bool:
+    """``dst`` as a hard link to ``src`` (checkpoint files are never
+    rewritten in place), or a copy where the file system has no hard
+    links; returns whether it is a link."""
     import os
     import shutil
     try:
-        os.link(src, dst)  # the files are never rewritten in place
+        os.link(src, dst)
+        return True
     except OSError:
         shutil.copy2(src, dst)
+        return False
 
 
 def fork_stage_end(src_dir: str, stage: str, dst_dir: str) -> str:
@@ -262,7 +273,6 @@ def fork_stage_end(src_dir: str, stage: str, dst_dir: str) -> str:
     import os
 
     import torch
-    from mmengine.runner.checkpoint import CheckpointLoader
 
     src = osp.join(src_dir, f'{stage}_end.pth')
     if not osp.isfile(src):
@@ -277,8 +287,7 @@ def fork_stage_end(src_dir: str, stage: str, dst_dir: str) -> str:
         raise UserInputError(
             f'"{dst_dir}" already holds a run (last_checkpoint); resume it '
             'or fork into an empty work dir.')
-    ckpt = CheckpointLoader.load_checkpoint(src, map_location='cpu',
-                                           logger='silent')
+    ckpt = _load_quietly(src)
     meta = ckpt.setdefault('meta', {})
     stages = list(meta.get('stage_epochs') or [])
     if stage not in stages:
@@ -305,9 +314,8 @@ def fork_stage_end(src_dir: str, stage: str, dst_dir: str) -> str:
             raise DataNotFoundError(
                 f'{src} keeps weights in {osp.join(src_dir, name)}, which '
                 'is gone; cannot fork it.')
-        _link_or_copy(osp.join(src_dir, name), target)
-        other = CheckpointLoader.load_checkpoint(target, map_location='cpu',
-                                                logger='silent')
+        link_or_copy(osp.join(src_dir, name), target)
+        other = _load_quietly(target)
         todo += list((other.get('meta') or {}).get(EXTERNAL_STATE) or {})
     dst = osp.join(dst_dir, f'{stage}_end.pth')
     tmp = dst + '.tmp'

@@ -3,7 +3,6 @@ kill and resume exactly."""
 import os
 import os.path as osp
 import random
-import shutil
 from contextlib import contextmanager
 from typing import List, Optional, Sequence
 
@@ -17,7 +16,8 @@ from mstkd.registry import HOOKS
 from ..loops.multi_stage_loop import INIT, INIT_FILE, locate_epoch
 from mstkd.utils.checkpoint import (EXTERNAL_STATE, PARTIAL_STATE,
                                     fill_external_state, group_prefixes,
-                                    key_in, needed_by, state_checksum)
+                                    key_in, link_or_copy, needed_by,
+                                    state_checksum)
 from mstkd.utils.errors import UserInputError
 from ..utils import current_stage
 
@@ -298,12 +298,9 @@ class StageCheckpointHook(CheckpointHook):
             tmp = osp.join(self.out_dir, f'.{filename}.tmp')
             if osp.lexists(tmp):
                 os.remove(tmp)
-            try:
-                os.link(path, tmp)
-                how = f'a hard link to {osp.basename(path)}, no bytes written'
-            except OSError:
-                shutil.copyfile(path, tmp)
-                how = f'a copy of {osp.basename(path)}'
+            how = (f'a hard link to {osp.basename(path)}, no bytes written'
+                   if link_or_copy(path, tmp) else
+                   f'a copy of {osp.basename(path)}')
             os.replace(tmp, self.last_ckpt)
             runner.logger.info(f'saved {filename} ({how})')
         self._retire(runner, step, stale)
