@@ -148,7 +148,14 @@ E2E = {
                     lambda root: release_data.make_vggsound(root, n=15)),
     'crisismmd': ('mst_crisismmd_text',
                   lambda root: release_data.make_crisismmd(root, n=20)),
+    # the low-memory options in a real run: folded MaskNet readout, S1/S2
+    # micro-batches (4 of the batch of 8), the S2 cache in files, fused Adam
+    'av_mnist_lowmem': ('lowmem/mst_av_mnist_image_lowmem',
+                        lambda root: release_data.make_av_mnist(root, 12, 8)),
 }
+#: options the end-to-end run of a config adds
+E2E_OPTIONS = dict(av_mnist_lowmem=['model.micro_batch.s1=4',
+                                    'model.micro_batch.s2=4'])
 
 
 def _ok(result):
@@ -178,8 +185,12 @@ def test_mst_train_then_test_on_release_files(dataset, tmp_path):
         'model.masknet.projector=light', 'model.masknet.hidden_dim=6',
         # the best checkpoint by validation loss only (the one tested)
         'default_hooks.checkpoint.save_best=CE',
-        'default_hooks.checkpoint.rule=less', *opts
+        'default_hooks.checkpoint.rule=less',
+        *E2E_OPTIONS.get(dataset, []), *opts
     ]))
+    if dataset.endswith('_lowmem'):
+        assert 'S2 hook-point cache: 12 samples' in log
+        assert 'RAM 0.0 MiB + files' in log
     for stage in ('s1', 's2', 's3'):
         assert osp.isfile(osp.join(work, f'{stage}_end.pth'))
     assert 'Routing (epoch 3)' in log
@@ -196,6 +207,38 @@ def test_mst_train_then_test_on_release_files(dataset, tmp_path):
     # the reported OA is the target student's on a plain forward pass of
     # the best checkpoint over the test split
     assert metrics['OA'] == pytest.approx(
-        direct_oa(config, best[0], opts, student=name.split('_')[-1]),
+        direct_oa(config, best[0], opts,
+                  student=name.replace('_lowmem', '').split('_')[-1]),
         abs=1e-12)
     assert 'OA' in log
+
+
+@pytest.mark.parametrize('target', ['image', 'audio'])
+def test_lowmem_configs_change_only_how_it_is_computed(target):
+    """configs/mst/lowmem/: the MST config with the exact memory and speed
+    options and nothing else; the MaskNets are built with the folded
+    readout and their state dict is the plain config's."""
+    register_all_modules(init_default_scope=False)
+    plain = Config.fromfile(
+        osp.join(REPO, 'configs/mst', f'mst_av_mnist_{target}.py'))
+    low = Config.fromfile(osp.join(
+        REPO, 'configs/mst/lowmem', f'mst_av_mnist_{target}_lowmem.py'))
+    changed = dict(
+        masknet=dict(plain.model.masknet, folded_readout=True),
+        micro_batch=dict(s1=64, s2=64), frozen_teacher_chunk=64,
+        s2_cache=dict(plain.model.s2_cache, ram_budget_gb=0.0))
+    assert low.model.to_dict() == dict(plain.model.to_dict(), **changed)
+    optim = plain.optim_wrapper.to_dict()
+    optim['s2']['optimizer']['fused'] = True
+    assert low.optim_wrapper.to_dict() == optim
+    rest = set(plain) - {'model', 'optim_wrapper', 'filename'}
+    assert {k: low[k] for k in rest} == {k: plain[k] for k in rest}
+    models = [MODELS.build(c.model) for c in (plain, low)]
+    inputs = _inputs('av_mnist')
+    for model in models:
+        model.setup(inputs, ['s1', 's2', 's3'])
+    assert all(m.folded_readout for m in models[1].masknets.values())
+    assert not any(m.folded_readout for m in models[0].masknets.values())
+    assert models[1].micro_batch_size('s2') == 64
+    assert models[1].micro_batch_size('s3') is None
+    assert models[0].state_dict().keys() == models[1].state_dict().keys()

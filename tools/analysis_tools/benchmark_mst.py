@@ -2,7 +2,12 @@
 alone, and the peak memory of each, on an AV-MNIST-shaped synthetic set.
 
     python tools/analysis_tools/benchmark_mst.py [--samples 3600] \
-        [--batch 512] [--micro-batch 128] [--modes s1,s2,...] [--out F]
+        [--batch 512] [--micro-batch 128 | s1=64,s2=64] [--modes s1,s2,...]
+        [--folded-readout] [--fused-adam] [--s2-cache-ram-gb 0] [--out F]
+
+``--folded-readout``, ``--fused-adam``, ``--s2-cache-ram-gb 0``,
+``--frozen-teacher-chunk 64`` and ``--micro-batch s1=64,s2=64`` together are
+configs/mst/lowmem/'s options.
 
 Setup (the paper's AV-MNIST row, image student): LeNet5 student; teachers =
 the multimodal net (LeNet5 trunk (+) five-layer 2-D CNN, 596 -> 298 -> 10;
@@ -11,7 +16,8 @@ MaskNets on the 596-d fused feature and fc1) and the audio CNN (32-64-128;
 (Linear(d, d*h): 106 M weights at d = 596). Inputs: image 1x28x28, audio
 1x112x112, random (timings do not depend on the values).
 
-Every mode runs in its own process (so its peak RSS is its own) and times
+Every mode runs in its own process (so its peak RSS is its own; setup gets
+two samples, as in ``MultiStageLoop``) and times
 ``--epochs`` epochs after one warm-up iteration (cached modes: after the
 epoch that fills the cache, reported separately); the training modes go
 through the model's ``train_step`` (``--micro-batch`` applies there):
@@ -51,6 +57,7 @@ import os
 import os.path as osp
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,7 +66,8 @@ import time
 import torch
 
 
-def build_model(projector: str, target: str = 'image'):
+def build_model(projector: str, target: str = 'image',
+                folded_readout: bool = False):
     from mstkd.models import MSTDistill
     from mstkd.utils import register_all_modules
     register_all_modules(init_default_scope=False)
@@ -78,7 +86,8 @@ def build_model(projector: str, target: str = 'image'):
         teachers=dict(mm=['fusion.concat', 'fusion.fc1'],
                       audio=['conv2', 'conv3']) if target == 'image' else
         dict(mm=['fusion.concat', 'fusion.fc1'], image=['conv3', 'fc1']),
-        masknet=dict(num_heads=3, projector=projector))
+        masknet=dict(num_heads=3, projector=projector,
+                     folded_readout=folded_readout))
 
 
 def batches(samples: int, batch: int):
@@ -95,9 +104,15 @@ def batches(samples: int, batch: int):
     return out
 
 
+#: ``--fused-adam``: torch's fused CPU/GPU Adam kernel (no full-size
+#: temporaries in the step; equal to the default up to float rounding)
+FUSED_ADAM = False
+
+
 def _optim(params):
     from mmengine.optim import OptimWrapper
-    return OptimWrapper(torch.optim.Adam(params, lr=1e-4))
+    return OptimWrapper(torch.optim.Adam(params, lr=1e-4,
+                                         fused=FUSED_ADAM or None))
 
 
 def _epoch(step, data) -> float:
@@ -134,13 +149,33 @@ def _materialise_attention():
     module.MaskNet.mask = mask
 
 
+def parse_micro_batch_arg(value: str):
+    """``'64'`` -> 64; ``'s1=64,s2=64'`` -> ``dict(s1=64, s2=64)``."""
+    if '=' not in value:
+        return int(value)
+    return {k: int(v) for k, v in (p.split('=') for p in value.split(','))}
+
+
 def run_mode(mode: str, args) -> dict:
     """One mode's timings: ``epoch_s`` (mean over ``--epochs``) and, for
     cached modes, ``first_epoch_s`` (the epoch that fills the cache)."""
+    global FUSED_ADAM
+    FUSED_ADAM = args.fused_adam
     torch.manual_seed(0)
-    model = build_model(args.projector, args.target)
+    model = build_model(args.projector, args.target, args.folded_readout)
     data = batches(args.samples, args.batch)
-    model.setup(data[0][0], stages=list(model.stages))
+    # two samples, as MultiStageLoop gives setup (a whole batch of 512
+    # through the fusion net's 32..512-channel audio CNN is a 1.5 GB
+    # transient that no training run has)
+    model.setup({k: v[:2] for k, v in data[0][0].items()},
+                stages=list(model.stages))
+    model.frozen_teacher_chunk = args.frozen_teacher_chunk or None
+    if args.s2_cache_ram_gb is not None and model.s2_cache is not None:
+        model.s2_cache = dict(model.s2_cache,
+                              ram_budget_gb=args.s2_cache_ram_gb)
+    # past the RAM budget the cache goes to files (S2CacheHook gives a
+    # training run <work_dir>/s2_cache/rank<r>); removed when S2 ends
+    model.s2_cache_dir = tempfile.mkdtemp(prefix='mstkd_s2_cache_')
     model.train()
     result = dict(mode=mode)
     cached = mode in ('s2', 's2_bf16', 's3', 's2_masknets',
@@ -196,8 +231,8 @@ def run_mode(mode: str, args) -> dict:
         model.cache_teacher_outputs = mode == 's3'
         if mode == 's2_nocache':
             model.s2_cache = None
-        if args.micro_batch:
-            model.micro_batch = args.micro_batch
+        if args.micro_batch != '0':
+            model.micro_batch = parse_micro_batch_arg(args.micro_batch)
         params = [p for m in model.stage_modules(stage)
                   for p in m.parameters()]
         optim = _optim(params)
@@ -221,10 +256,28 @@ def run_mode(mode: str, args) -> dict:
             step(*data[0])
         if compiled:
             result['first_epoch_s'] = time.perf_counter() - start
+    # the peak of the timed epochs alone (without setup and the epoch that
+    # fills a cache): on Linux '5' > clear_refs resets the high-water mark
+    # (ru_maxrss with it, so the peak before is read first)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')
+        reset = True
+    except OSError:
+        reset = False
     times = [epoch() for _ in range(args.epochs)]
     result['epoch_s'] = sum(times) / len(times)
-    result['peak_rss_gb'] = resource.getrusage(
-        resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    result['peak_rss_gb'] = max(before, after)
+    if reset:
+        result['epoch_peak_rss_gb'] = after
+    store = getattr(model, 's2_cache_store', None)
+    if store is not None:
+        result['s2_cache_gb'] = dict(ram=store.ram_used / 2**30,
+                                     disk=store.disk_used / 2**30)
+    model.clear_s2_cache()
+    shutil.rmtree(model.s2_cache_dir, ignore_errors=True)
     return result
 
 
@@ -332,10 +385,28 @@ def main():
     parser.add_argument('--target', default='image',
                         choices=['image', 'audio'],
                         help='the student (AV-MNIST image or audio target)')
-    parser.add_argument('--micro-batch', type=int, default=0,
-                        help='micro_batch of the s1/s2/s3 modes (0: off)')
+    parser.add_argument(
+        '--micro-batch', default='0',
+        help='micro_batch of the s1/s2/s3 modes: N (every stage), '
+        's1=N,s2=N (those stages) or 0 (off)')
     parser.add_argument('--threads', type=int, default=0,
                         help='torch threads (0: torch default)')
+    parser.add_argument(
+        '--s2-cache-ram-gb', type=float,
+        help="the S2 hook-point cache's RAM budget (model.s2_cache."
+        'ram_budget_gb; default 4); past it rows go to files')
+    parser.add_argument(
+        '--fused-adam', action='store_true',
+        help="Adam(fused=True): the optimizer step without full-size "
+        'temporaries (0.8 GB at the 106 M-weight projector)')
+    parser.add_argument(
+        '--frozen-teacher-chunk', type=int, default=0,
+        help="model.frozen_teacher_chunk: S3's frozen teachers in chunks "
+        'of N samples (0: whole batches)')
+    parser.add_argument(
+        '--folded-readout', action='store_true',
+        help='MaskNet(folded_readout=True): the readout folded into the '
+        'attention (same function and gradients up to rounding)')
     parser.add_argument('--one', help=argparse.SUPPRESS)
     parser.add_argument('--out', help='also write the rows as JSON')
     parser.add_argument(
@@ -362,8 +433,14 @@ def main():
                '--samples', str(args.samples), '--batch', str(args.batch),
                '--epochs', str(args.epochs), '--projector', args.projector,
                '--threads', str(args.threads),
-               '--micro-batch', str(args.micro_batch),
-               '--target', args.target]
+               '--micro-batch', args.micro_batch,
+               '--target', args.target] + (
+                   ['--fused-adam'] if args.fused_adam else []) + (
+                   ['--folded-readout'] if args.folded_readout else []) + (
+                   ['--frozen-teacher-chunk', str(args.frozen_teacher_chunk)]
+                   if args.frozen_teacher_chunk else []) + (
+                   [] if args.s2_cache_ram_gb is None else
+                   ['--s2-cache-ram-gb', str(args.s2_cache_ram_gb)])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             sys.exit(f'{mode} failed:\n{proc.stderr[-3000:]}')
@@ -373,7 +450,16 @@ def main():
     print(f'\nMST-Distill stage costs, {args.samples} AV-MNIST-shaped '
           f'samples, {args.target} student, batch {args.batch}, '
           f'{args.projector} projector, '
-          f'micro-batch {args.micro_batch or "off"}, '
+          'micro-batch '
+          f'{"off" if args.micro_batch == "0" else args.micro_batch}, '
+          f'{"fused " if args.fused_adam else ""}Adam, '
+          f'{"folded" if args.folded_readout else "plain"} MaskNet readout, '
+          'frozen teachers in '
+          + (f'chunks of {args.frozen_teacher_chunk}'
+             if args.frozen_teacher_chunk else 'whole batches') + ', '
+          'S2 cache RAM budget '
+          + ('4 (default)' if args.s2_cache_ram_gb is None else
+             str(args.s2_cache_ram_gb)) + ' GB, '
           f'{torch.get_num_threads()} threads, torch {torch.__version__}:\n')
     print('| mode | trainable params | s / epoch | floor | x floor '
           '| x student epoch | peak RSS (GB) |')

@@ -21,8 +21,9 @@ model = dict(
     reference_compat=False,
     cache_teacher_outputs=True,
     # S2 hook-point cache: the frozen teachers' values at the hooked layers
-    # once per training sample; past the RAM budget, memory-mapped files in
-    # <work_dir>/s2_cache (deleted when S2 ends). float16 halves the size.
+    # once per training sample; past the RAM budget, files (read with file
+    # I/O) in <work_dir>/s2_cache (deleted when S2 ends). float16 halves the
+    # size; configs/mst/lowmem/ keeps it all in files (ram_budget_gb=0).
     s2_cache=dict(dtype='float32', ram_budget_gb=4.0))
 
 # The method's side work: every MaskNet's best S2 state by validation KL

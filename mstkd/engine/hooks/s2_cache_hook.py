@@ -14,8 +14,8 @@ def _mib(num_bytes: float) -> str:
 @HOOKS.register_module()
 class S2CacheHook(Hook):
     """Points :class:`~mstkd.models.MSTDistill`'s S2 hook-point cache at
-    ``<work_dir>/s2_cache`` (where segments past the RAM budget are
-    memory-mapped), logs its size after the first S2 epoch (the epoch that
+    ``<work_dir>/s2_cache`` (where segments past the RAM budget go to
+    files, read and written with positioned file I/O), logs its size after the first S2 epoch (the epoch that
     fills it) and deletes it when S2 ends. Added by the model's
     ``required_hooks`` when ``s2_cache`` is on.
     """
@@ -41,7 +41,7 @@ class S2CacheHook(Hook):
         per_sample = sum(store.row_bytes().values())
         where = f'RAM {_mib(store.ram_used)}'
         if store.disk_used:
-            where += (f' + memory-mapped {_mib(store.disk_used)} in '
+            where += (f' + files {_mib(store.disk_used)} in '
                       f'{model.s2_cache_dir}')
         runner.logger.info(
             f'S2 hook-point cache: {rows} samples x {per_sample / 1024:.1f} '

@@ -42,7 +42,7 @@ from ..task_modules.layer_paths import (infer_feature_shapes,
                                         split_layer_path,
                                         validate_layer_paths)
 from ..task_modules.recorder import record_key
-from .base_distiller import Inputs
+from .base_distiller import Inputs, split_batch
 from .configurable_distiller import ConfigurableDistiller
 
 #: Where the public reference release (Gray-OREO/MST-Distill, 093b2fe)
@@ -261,9 +261,10 @@ class MSTDistill(ConfigurableDistiller):
             float rounding); valid when the training pipeline is
             deterministic, as ``cache_teacher_outputs``. True (default)
             or a dict: ``dtype`` ('float32'; 'float16' or 'bfloat16',
-            halving the size), ``ram_budget_gb`` (4.0; past it segments are
-            memory-mapped ``.npy`` files in ``<work_dir>/s2_cache``,
-            deleted when S2 ends). False runs S2 uncached. A teacher
+            halving the size), ``ram_budget_gb`` (4.0; past it segments go
+            to files in ``<work_dir>/s2_cache``, read with file I/O, not
+            mapped, so they do not count in the process's memory; deleted
+            when S2 ends). False runs S2 uncached. A teacher
             ``torch.fx`` cannot split runs uncached (the reason is logged).
         task (dict, optional): ``dict(type='ClsTask')`` (default) or
             ``dict(type='SegTask', ignore_index=255)``.
@@ -279,6 +280,13 @@ class MSTDistill(ConfigurableDistiller):
             S1, MaskNets with ``spatial_reduction='learned'`` in S2);
             approximate in S3 (the load balance is on the batch mean).
             Defaults to None.
+        frozen_teacher_chunk (int, optional): S3's frozen specialized
+            teachers (no autograd, eval mode) run on chunks of this many
+            samples: the same logits, with the memory of their forward (the
+            K-times repeated batch, see :meth:`_teacher_forward`) bounded by
+            the chunk instead of the batch. Unlike ``micro_batch`` in S3 the
+            loss is still taken on the whole batch, so the result is exact.
+            Defaults to None (whole batches).
         data_preprocessor (dict, optional): Defaults to mmengine's.
         init_cfg (dict, optional): Weight initialisation config.
     """
@@ -314,6 +322,7 @@ class MSTDistill(ConfigurableDistiller):
                  task: Optional[dict] = None,
                  pretrained: Optional[dict] = None,
                  micro_batch: Union[None, int, Dict[str, int]] = None,
+                 frozen_teacher_chunk: Optional[int] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         if target not in members:
@@ -392,8 +401,15 @@ class MSTDistill(ConfigurableDistiller):
         self.lb_mode = lb_mode
         self.compat = compat
         self.cache_teacher_outputs = cache_teacher_outputs
+        if frozen_teacher_chunk is not None and not (
+                isinstance(frozen_teacher_chunk, int)
+                and frozen_teacher_chunk > 0):
+            raise UserInputError(
+                'frozen_teacher_chunk must be a positive int (samples per '
+                f'chunk) or None, got {frozen_teacher_chunk!r}.')
+        self.frozen_teacher_chunk = frozen_teacher_chunk
         self.s2_cache = parse_s2_cache(s2_cache)
-        #: where memory-mapped S2 cache segments go (set by S2CacheHook)
+        #: where S2 cache segments past the RAM budget go (S2CacheHook)
         self.s2_cache_dir: Optional[str] = None
         self._split_teachers: Dict[str, Optional[SplitTeacher]] = {}
         self._s2_store: Optional[StoreGroup] = None
@@ -515,16 +531,26 @@ class MSTDistill(ConfigurableDistiller):
             self._teacher_forward(t, inputs) for t in self.teacher_layers
         ])
 
+    def _chunked_teacher_logits(self, inputs: Inputs) -> torch.Tensor:
+        """:meth:`specialized_teacher_logits` in chunks of
+        ``frozen_teacher_chunk`` samples (frozen teachers only)."""
+        size = self.frozen_teacher_chunk
+        chunks = split_batch((inputs, ), size) if size else []
+        if len(chunks) <= 1:
+            return self.specialized_teacher_logits(inputs)
+        return torch.cat([self.specialized_teacher_logits(chunk[0])
+                          for chunk, _ in chunks], dim=1)
+
     @torch.no_grad()
     def _frozen_teacher_logits(self, inputs: Inputs, sample_ids):
         """Frozen teachers (S3): no autograd, and optionally cached per
         training sample across epochs."""
         if not self.cache_teacher_outputs or sample_ids is None:
-            return self.specialized_teacher_logits(inputs)
+            return self._chunked_teacher_logits(inputs)
         if all(i in self._teacher_cache for i in sample_ids):
             return torch.stack([self._teacher_cache[i] for i in sample_ids],
                                dim=1)
-        logits = self.specialized_teacher_logits(inputs)
+        logits = self._chunked_teacher_logits(inputs)
         for col, i in enumerate(sample_ids):
             self._teacher_cache[i] = logits[:, col].clone()
         return logits

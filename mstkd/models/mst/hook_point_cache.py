@@ -19,7 +19,7 @@ is logged. The split is checked once against the teacher's own forward.
 """
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -212,15 +212,64 @@ class SplitTeacher:
         return cut
 
 
+class FileSegment:
+    """``rows`` rows of ``row_shape`` in one file, written and read with
+    positioned file I/O (``os.pwrite`` / ``os.preadv``).
+
+    Not a memory map: the rows live in the operating system's page cache,
+    which the kernel writes back and drops under pressure, and never count
+    in the process's resident memory (the pages of a mapped file do, for
+    as long as they stay mapped). Any dtype (bfloat16 too): the file holds
+    the raw bytes.
+    """
+
+    def __init__(self, path: str, rows: int, row_shape: Sequence[int],
+                 dtype: torch.dtype):
+        self.path = path
+        self.row_shape = tuple(row_shape)
+        self.dtype = dtype
+        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * \
+            torch.empty((), dtype=dtype).element_size()
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.ftruncate(self.fd, rows * self.row_bytes)
+
+    @staticmethod
+    def _bytes(rows: Tensor) -> memoryview:
+        """The bytes of contiguous ``rows`` (no copy)."""
+        return memoryview(rows.reshape(-1).view(torch.uint8).numpy())
+
+    def write(self, pos: int, value: Tensor) -> None:
+        data = self._bytes(value.to(self.dtype).contiguous())
+        offset, done = pos * self.row_bytes, 0
+        while done < len(data):
+            done += os.pwrite(self.fd, data[done:], offset + done)
+
+    def read_into(self, pos: int, out: Tensor) -> None:
+        """Row ``pos`` into the contiguous tensor ``out`` (its dtype)."""
+        view = self._bytes(out)
+        offset, done = pos * self.row_bytes, 0
+        while done < len(view):
+            got = os.preadv(self.fd, [view[done:]], offset + done)
+            if got == 0:
+                raise OSError(f'{self.path}: row {pos} is truncated')
+            done += got
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 class RowStore:
-    """Per-sample rows of one tensor, kept in RAM or in memory-mapped
-    ``.npy`` segments on disk.
+    """Per-sample rows of one tensor, kept in RAM or in files on disk.
 
     Rows are appended in segments of ``segment_rows``; a segment goes to a
-    file under ``directory`` once the RAM in use would pass
-    ``ram_budget`` bytes (all stores of one :class:`StoreGroup` share the
-    budget). Values are stored as ``dtype`` (e.g. float16 halves the size;
-    float32 keeps S2 exact) and returned in the dtype they came in.
+    file under ``directory`` (a :class:`FileSegment`) once the RAM in use
+    would pass ``ram_budget`` bytes (all stores of one :class:`StoreGroup`
+    share the budget), so the cache's resident memory stays within the
+    budget at any dataset size. Values are stored as ``dtype`` (e.g.
+    float16 halves the size; float32 keeps S2 exact) and returned in the
+    dtype they came in.
     """
 
     def __init__(self, name: str, shape: Sequence[int], dtype: torch.dtype,
@@ -230,27 +279,26 @@ class RowStore:
         self.dtype = dtype
         self.group = group
         self.segment_rows = segment_rows
-        self.segments: List[Tensor] = []
+        self.segments: List[Union[Tensor, FileSegment]] = []
         self.count = 0
         self.row_bytes = int(np.prod(self.shape, dtype=np.int64)) * \
             torch.empty((), dtype=dtype).element_size()
 
-    def _new_segment(self) -> Tensor:
+    def _new_segment(self) -> Union[Tensor, FileSegment]:
         size = self.segment_rows * self.row_bytes
-        shape = (self.segment_rows, *self.shape)
         if self.group.ram_used + size > self.group.ram_budget and \
                 self.group.directory:
             os.makedirs(self.group.directory, exist_ok=True)
             path = osp.join(self.group.directory,
-                            f'{self.name}.{len(self.segments)}.npy')
-            np_dtype = torch.empty((), dtype=self.dtype).numpy().dtype
-            array = np.lib.format.open_memmap(path, mode='w+',
-                                              dtype=np_dtype, shape=shape)
+                            f'{self.name}.{len(self.segments)}.bin')
+            segment = FileSegment(path, self.segment_rows, self.shape,
+                                  self.dtype)
             self.group.disk_used += size
-            self.group.files.append(path)
-            return torch.from_numpy(array)
+            self.group.files.append(segment)
+            return segment
         self.group.ram_used += size
-        return torch.empty(shape, dtype=self.dtype)
+        return torch.empty((self.segment_rows, *self.shape),
+                           dtype=self.dtype)
 
     def append(self, values: Tensor) -> List[int]:
         """Store the rows of ``values`` ``(B, *shape)``; their row ids."""
@@ -260,16 +308,24 @@ class RowStore:
             seg, pos = divmod(self.count, self.segment_rows)
             if seg == len(self.segments):
                 self.segments.append(self._new_segment())
-            self.segments[seg][pos].copy_(value)
+            segment = self.segments[seg]
+            if isinstance(segment, FileSegment):
+                segment.write(pos, value)
+            else:
+                segment[pos].copy_(value)
             rows.append(self.count)
             self.count += 1
         return rows
 
     def gather(self, rows: Sequence[int], dtype: torch.dtype,
                device) -> Tensor:
-        out = torch.stack([
-            self.segments[r // self.segment_rows][r % self.segment_rows]
-            for r in rows])
+        out = torch.empty((len(rows), *self.shape), dtype=self.dtype)
+        for i, r in enumerate(rows):
+            segment = self.segments[r // self.segment_rows]
+            if isinstance(segment, FileSegment):
+                segment.read_into(r % self.segment_rows, out[i])
+            else:
+                out[i].copy_(segment[r % self.segment_rows])
         return out.to(device=device, dtype=dtype)
 
 
@@ -290,7 +346,8 @@ class StoreGroup:
         self.directory = directory
         self.ram_used = 0
         self.disk_used = 0
-        self.files: List[str] = []
+        #: the disk segments (their files are deleted by :meth:`clear`)
+        self.files: List[FileSegment] = []
         self.stores: Dict[str, RowStore] = {}
         self.rows: Dict[str, Dict[object, int]] = {}
         self.dtypes: Dict[str, torch.dtype] = {}
@@ -327,8 +384,9 @@ class StoreGroup:
         """Drop every row (and delete the disk segments)."""
         self.stores.clear()
         self.rows.clear()
-        for path in self.files:
-            if osp.isfile(path):
-                os.remove(path)
+        for segment in self.files:
+            segment.close()
+            if osp.isfile(segment.path):
+                os.remove(segment.path)
         self.files.clear()
         self.ram_used = self.disk_used = 0

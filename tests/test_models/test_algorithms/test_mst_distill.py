@@ -438,3 +438,41 @@ def test_hooks_removed_after_forward():
     for spec in model.specialized:
         layer = resolve_layer(model.members[spec.teacher], spec.path)
         assert len(layer._forward_hooks) == 0
+
+
+@pytest.mark.parametrize('cache', [True, False])
+def test_frozen_teacher_chunk_gives_the_same_s3_step(cache):
+    """frozen_teacher_chunk runs S3's frozen teachers on chunks (here 4,
+    4 and 2 of a batch of 10): the same specialized logits, losses and
+    gradients as one whole-batch forward, the cache filled the same."""
+    torch.manual_seed(0)
+    ref = build(cache_teacher_outputs=cache)
+    chunked = copy.deepcopy(ref)
+    chunked.frozen_teacher_chunk = 4
+    inputs, samples = batch(n=10, seed=3)
+    calls = []
+    for model in (ref, chunked):
+        model.set_stage('s3')
+        model.zero_grad()
+        sizes = []
+        handle = model.members['mm'].register_forward_pre_hook(
+            lambda m, args: sizes.append(args[0]['a'].shape[0]))
+        losses = model(inputs, samples, mode='loss')
+        handle.remove()
+        sum(losses.values()).backward()
+        calls.append((sizes, losses))
+    # mm has 2 specialized teachers: one forward of the 2x repeated batch
+    assert calls[0][0] == [20] and calls[1][0] == [8, 8, 4]
+    for k, v in calls[0][1].items():
+        torch.testing.assert_close(calls[1][1][k], v, rtol=1e-6, atol=1e-7)
+    for (name, a), b in zip(ref.named_parameters(), chunked.parameters()):
+        if a.grad is not None:
+            torch.testing.assert_close(b.grad, a.grad, rtol=1e-5, atol=1e-7,
+                                       msg=name)
+    if cache:
+        assert ref._teacher_cache.keys() == chunked._teacher_cache.keys()
+        for i, v in ref._teacher_cache.items():
+            torch.testing.assert_close(chunked._teacher_cache[i], v,
+                                       rtol=1e-6, atol=1e-7)
+    with pytest.raises(UserInputError, match='frozen_teacher_chunk'):
+        MSTDistill(**three_modality_cfg(frozen_teacher_chunk=0))

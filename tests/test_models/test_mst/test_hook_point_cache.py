@@ -197,13 +197,13 @@ def test_unsplittable_teacher_runs_uncached():
     assert plain_losses[-1] == pytest.approx(cached_losses[-1], rel=1e-5)
 
 
-def test_row_store_memory_maps_past_the_budget(tmp_path):
+def test_row_store_goes_to_files_past_the_budget(tmp_path):
     group = StoreGroup(torch.float32, ram_budget=0,
                        directory=str(tmp_path / 'cache'))
     values = torch.randn(5, 3, 2)
     group.put('x', [10, 11, 12, 13, 14], values)
     files = os.listdir(tmp_path / 'cache')
-    assert files == ['x.0.npy'] and group.disk_used > 0
+    assert files == ['x.0.bin'] and group.disk_used > 0
     assert group.ram_used == 0
     got = group.get('x', [14, 10], 'cpu')
     assert torch.equal(got, values[[4, 0]])
@@ -212,6 +212,37 @@ def test_row_store_memory_maps_past_the_budget(tmp_path):
     assert torch.equal(group.get('x', [99], 'cpu'), torch.zeros(1, 3, 2))
     group.clear()
     assert os.listdir(tmp_path / 'cache') == []
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float16,
+                                   torch.bfloat16, torch.int64])
+def test_file_rows_round_trip_any_dtype_without_mapping(tmp_path, dtype):
+    """Disk rows are read and written with file I/O: any dtype (bfloat16
+    has no numpy dtype, so a memory-mapped .npy could not hold it), and
+    the files are never mapped into the process (their pages would count
+    in its resident memory)."""
+    group = StoreGroup(dtype, ram_budget=0, directory=str(tmp_path))
+    values = (torch.randn(7, 3, 5) * 100).to(dtype)
+    group.put('x', list(range(7)), values)
+    assert group.ram_used == 0 and len(group.files) == 1
+    got = group.get('x', [6, 0, 3, 3], 'cpu')
+    assert got.dtype == dtype and torch.equal(got, values[[6, 0, 3, 3]])
+    with open('/proc/self/maps') as f:
+        assert str(tmp_path) not in f.read()
+    group.clear()
+    assert os.listdir(tmp_path) == []
+
+
+def test_ram_budget_splits_rows_between_ram_and_files(tmp_path):
+    # a segment is 1024 rows of 4 floats = 16 KiB: one fits the budget
+    group = StoreGroup(torch.float32, ram_budget=20 * 1024,
+                       directory=str(tmp_path))
+    values = torch.randn(2500, 4)
+    group.put('x', list(range(2500)), values)
+    assert group.ram_used == 16 * 1024 and group.disk_used == 32 * 1024
+    assert sorted(os.listdir(tmp_path)) == ['x.1.bin', 'x.2.bin']
+    ids = [2499, 0, 1024, 1023, 2048]
+    assert torch.equal(group.get('x', ids, 'cpu'), values[ids])
 
 
 def test_row_store_float16_halves_rows_and_restores_dtype():
@@ -257,7 +288,7 @@ def test_s2_cache_hook_logs_size_and_clears(tmp_path):
     runner.logger.info = messages.append
     hook.after_train_epoch(runner)
     assert len(messages) == 1 and '6 samples' in messages[0]
-    assert 'memory-mapped' in messages[0]
+    assert 'files' in messages[0]
     hook.after_train_stage(runner, 's2')
     assert model.s2_cache_store is None
     assert os.listdir(model.s2_cache_dir) == []

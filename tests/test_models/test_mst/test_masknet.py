@@ -138,3 +138,45 @@ def test_registry_build():
     mask = net.mask(x)
     assert mask.shape == (1, 12) and ((mask > 0) & (mask < 1)).all()
     torch.testing.assert_close(net(x), mask * x)
+
+
+@pytest.mark.parametrize('projector, shape, heads', [
+    ('full', (5, 24), 3), ('light', (5, 24), 3), ('full', (4, 12, 3, 3), 2),
+    ('full', (3, 9), 1)])
+@pytest.mark.parametrize('training', [True, False])
+def test_folded_readout_same_function_and_gradients(projector, shape, heads,
+                                                    training):
+    """folded_readout computes the same mask and the same gradient of every
+    parameter as the nn.MultiheadAttention path (float64: rounding
+    aside, exactly), and its state dict is the plain MaskNet's."""
+    torch.manual_seed(0)
+    plain = MaskNet(shape[1], num_heads=heads, projector=projector).double()
+    folded = MaskNet(shape[1], num_heads=heads, projector=projector,
+                     folded_readout=True).double()
+    folded.load_state_dict(plain.state_dict())
+    assert folded.state_dict().keys() == plain.state_dict().keys()
+    plain.train(training)
+    folded.train(training)
+    x = torch.randn(*shape, dtype=torch.float64)
+    weights = torch.randn(*shape, dtype=torch.float64)
+    outs = []
+    for net in (plain, folded):
+        out = net(x)
+        (out * weights).sum().backward()
+        outs.append(out)
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-10, atol=1e-12)
+    for (name, a), b in zip(plain.named_parameters(), folded.parameters()):
+        assert b.grad is not None and b.grad.abs().sum() > 0, name
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-9, atol=1e-12,
+                                   msg=name)
+
+
+def test_folded_readout_runs_the_fused_attention_kernel():
+    """The zero-padded scalar values keep the flash kernel (no L x L
+    scores): with 1-wide values SDPA would fall back to the math path."""
+    net = MaskNet(24, num_heads=3, folded_readout=True)
+    with torch.profiler.profile() as prof:
+        net(torch.randn(4, 24)).sum().backward()
+    kernels = {e.key for e in prof.key_averages()}
+    assert any('flash_attention' in k for k in kernels), sorted(kernels)
+    assert '_scaled_dot_product_attention_math' not in ' '.join(kernels)
