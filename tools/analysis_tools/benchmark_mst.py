@@ -272,6 +272,19 @@ def run_mode(mode: str, args) -> dict:
     result['peak_rss_gb'] = max(before, after)
     if reset:
         result['epoch_peak_rss_gb'] = after
+    if mode == 's3':
+        # an S3 epoch is tens of milliseconds per step: set it against a
+        # plain student epoch timed in the same process, alternating
+        # (median of 5 each; a copy of the student, so S3's is untouched)
+        import copy
+        student = copy.deepcopy(model.members[args.target])
+        plain = _plain_step(student, _optim(list(student.parameters())),
+                            _ce)
+        plain(*data[0])  # warm-up
+        pairs = [(_epoch(plain, data), epoch()) for _ in range(5)]
+        result['same_process'] = dict(
+            student_epoch_s=sorted(p[0] for p in pairs)[2],
+            s3_epoch_s=sorted(p[1] for p in pairs)[2])
     store = getattr(model, 's2_cache_store', None)
     if store is not None:
         result['s2_cache_gb'] = dict(ram=store.ram_used / 2**30,
@@ -478,6 +491,12 @@ def main():
               + (f'{r["epoch_s"] / ref:.2f}' if ref else '-') + ' | '
               + (f'{r["epoch_s"] / base:.1f}' if base else '-') +
               f' | {r["peak_rss_gb"]:.2f} |')
+    same = rows.get('s3', {}).get('same_process')
+    if same:
+        print(f'\nS3 against a plain student epoch in the same process '
+              f'(median of 5, alternating): {same["s3_epoch_s"]:.3f} s / '
+              f'{same["student_epoch_s"]:.3f} s = '
+              f'{same["s3_epoch_s"] / same["student_epoch_s"]:.2f}x')
     if 's2' in rows and 's2_masknets' in rows:
         share = 1 - rows['s2_masknets']['epoch_s'] / rows['s2']['epoch_s']
         print(f'\nShare of a cached S2 epoch outside the MaskNets (teacher '
