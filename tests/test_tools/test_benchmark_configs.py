@@ -233,6 +233,7 @@ def test_lowmem_configs_change_only_how_it_is_computed(target):
     assert low.optim_wrapper.to_dict() == optim
     rest = set(plain) - {'model', 'optim_wrapper', 'filename'}
     assert {k: low[k] for k in rest} == {k: plain[k] for k in rest}
+    assert set(low) - set(plain) == {'lowmem_model', 'lowmem_optim_wrapper'}
     models = [MODELS.build(c.model) for c in (plain, low)]
     inputs = _inputs('av_mnist')
     for model in models:
