@@ -15,8 +15,9 @@ def _mib(num_bytes: float) -> str:
 class S2CacheHook(Hook):
     """Points :class:`~mstkd.models.MSTDistill`'s S2 hook-point cache at
     ``<work_dir>/s2_cache`` (where segments past the RAM budget go to
-    files, read and written with positioned file I/O), logs its size after the first S2 epoch (the epoch that
-    fills it) and deletes it when S2 ends. Added by the model's
+    files, read and written with positioned file I/O), logs its size after
+    the first S2 epoch (the epoch that fills it) and deletes it when S2
+    ends. Added by the model's
     ``required_hooks`` when ``s2_cache`` is on.
     """
 

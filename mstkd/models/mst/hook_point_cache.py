@@ -213,23 +213,19 @@ class SplitTeacher:
 
 
 class FileSegment:
-    """``rows`` rows of ``row_shape`` in one file, written and read with
-    positioned file I/O (``os.pwrite`` / ``os.preadv``).
+    """``rows`` rows of ``row_bytes`` bytes in one file, written and read
+    with positioned file I/O (``os.pwrite`` / ``os.preadv``).
 
     Not a memory map: the rows live in the operating system's page cache,
     which the kernel writes back and drops under pressure, and never count
     in the process's resident memory (the pages of a mapped file do, for
     as long as they stay mapped). Any dtype (bfloat16 too): the file holds
-    the raw bytes.
+    the raw bytes of the tensors given to :meth:`write`.
     """
 
-    def __init__(self, path: str, rows: int, row_shape: Sequence[int],
-                 dtype: torch.dtype):
+    def __init__(self, path: str, rows: int, row_bytes: int):
         self.path = path
-        self.row_shape = tuple(row_shape)
-        self.dtype = dtype
-        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * \
-            torch.empty((), dtype=dtype).element_size()
+        self.row_bytes = row_bytes
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         os.ftruncate(self.fd, rows * self.row_bytes)
 
@@ -239,7 +235,8 @@ class FileSegment:
         return memoryview(rows.reshape(-1).view(torch.uint8).numpy())
 
     def write(self, pos: int, value: Tensor) -> None:
-        data = self._bytes(value.to(self.dtype).contiguous())
+        """Row ``pos`` from ``value`` (the store's dtype, ``row_bytes``)."""
+        data = self._bytes(value.contiguous())
         offset, done = pos * self.row_bytes, 0
         while done < len(data):
             done += os.pwrite(self.fd, data[done:], offset + done)
@@ -291,8 +288,7 @@ class RowStore:
             os.makedirs(self.group.directory, exist_ok=True)
             path = osp.join(self.group.directory,
                             f'{self.name}.{len(self.segments)}.bin')
-            segment = FileSegment(path, self.segment_rows, self.shape,
-                                  self.dtype)
+            segment = FileSegment(path, self.segment_rows, self.row_bytes)
             self.group.disk_used += size
             self.group.files.append(segment)
             return segment
